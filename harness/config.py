@@ -1,0 +1,185 @@
+"""Frozen, keyword-only dataclasses, one per stage; JSON load, ``--set section.key=value`` overrides, dump.
+
+Every field has a default and a comment with its unit. A run's resolved config is written to its run
+directory at start (``RunConfig.dump``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    dataset: str = "synthetic"  # synthetic | semeval | conll04 | jsonl
+    data_dir: str = ""  # folder holding the dataset files ("" = embedded synthetic set)
+    label_space: str = ""  # semeval19 | semeval10 | conll04 | conll04_all ("" = dataset default)
+    conll04_mode: str = "gold-pairs"  # gold-pairs | all-pairs
+    noise_rate: float = 0.0  # fraction of training labels relabelled uniformly at random, in [0, 1)
+    noise_seed: int = 0  # seed of the corruption
+    weak_labels: str = ""  # CSV/JSONL file of weak labels keyed by example id ("" = none)
+    dev_fraction: float = 0.1  # SemEval: fraction of TRAIN_FILE held out as a seeded dev split
+    split_seed: int = 13  # seed of the dev split
+    template: str = ""  # prompt template name ("" = dataset default)
+    max_train_examples: int = 0  # 0 = all; else keep the first N (in file order) for quick runs
+    max_eval_examples: int = 0  # 0 = all
+    synthetic_size: int = 600  # synthetic set: training examples (test is a quarter of this)
+    synthetic_seed: int = 0  # synthetic set: generator seed
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    large: str = "tiny-qwen2"  # large base model: local checkpoint path, or tiny-qwen2 | tiny-t5
+    small: str = "tiny-qwen2-small"  # small base model (ATLANTIS p_S)
+    reference: str = ""  # reference model p_ref ("" = small model fine-tuned on the training split)
+    tokenizer: str = ""  # tokenizer path ("" = the large checkpoint's; tiny models build one from text)
+    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16
+    attn_impl: str = "auto"  # auto (flash_attention_2 if installed on CUDA, else sdpa) | sdpa | eager
+    quantize: str = ""  # frozen scorers only: "" | 8bit | 4bit (bitsandbytes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoringConfig:
+    tokens_per_batch: int = 4096  # token budget per scoring batch (prompt + label tokens, padded)
+    out_dir: str = "scores"  # under the run directory
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightsConfig:
+    formula: str = "atlantis"  # atlantis | influence | ratio | uniform
+    reduction: str = "sum"  # sum (sequence log-likelihood) | mean (per label token)
+    clip_lo: float = 0.1  # lower clip of mean-1 weights (seed paper); <= 0 disables clipping
+    clip_hi: float = 5.0  # upper clip of mean-1 weights (seed paper); <= 0 disables clipping
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    epochs: int = 3  # passes over the training split
+    micro_batch: int = 8  # examples per micro-batch per rank
+    grad_accum: int = 1  # micro-batches per optimizer step
+    lr: float = 2e-5  # peak learning rate
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    warmup_ratio: float = 0.03  # fraction of steps of linear warm-up
+    schedule: str = "cosine"  # cosine | linear | constant (after warm-up)
+    grad_clip: float = 1.0  # max global grad norm; <= 0 disables
+    norm_mode: str = "sequence"  # token | example | sequence (see harness.kernels.normalize)
+    optimizer: str = "adamw"  # adamw | adamw8bit (bitsandbytes)
+    seed: int = 0  # data order and init seed
+    eval_every: int = 0  # optimizer steps between evaluations; 0 = once per epoch
+    save_every: int = 0  # optimizer steps between checkpoints; 0 = once per epoch
+    log_every: int = 1  # optimizer steps between metric lines
+    activation_checkpointing: bool = False  # recompute activations in backward
+    weights_file: str = ""  # weights.f32 from the scoring stage ("" = plain SFT)
+    loss_impl: str = "auto"  # auto | chunked | triton | reference
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig:
+    method: str = "rank"  # rank (exact label ranking) | generate (greedy decoding)
+    batch_examples: int = 16  # examples per ranking batch
+    max_new_tokens: int = 16  # generation only
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    run_dir: str = "runs/default"  # everything the run writes lands here
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def dump(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+class ConfigError(ValueError):
+    """A config file or override names an unknown field or holds a value of the wrong type."""
+
+
+def _coerce(value: str, typ: type, where: str):
+    if typ is bool:
+        low = value.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected a boolean, got {value!r}")
+    try:
+        return typ(value)
+    except ValueError as e:
+        raise ConfigError(f"{where}: expected {typ.__name__}, got {value!r}") from e
+
+
+def _build(cls, data: dict, where: str):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(names)}")
+    kwargs = {}
+    for key, val in data.items():
+        typ = hints[key]
+        if dataclasses.is_dataclass(typ):
+            if not isinstance(val, dict):
+                raise ConfigError(f"{where}.{key}: expected an object")
+            kwargs[key] = _build(typ, val, f"{where}.{key}")
+        elif typ is float and isinstance(val, int) and not isinstance(val, bool):
+            kwargs[key] = float(val)
+        elif not isinstance(val, typ) or (typ is int and isinstance(val, bool)):
+            raise ConfigError(f"{where}.{key}: expected {typ.__name__}, got {type(val).__name__} {val!r}")
+        else:
+            kwargs[key] = val
+    return cls(**kwargs)
+
+
+def apply_overrides(data: dict, overrides: list[str], cls=None) -> dict:
+    """Apply ``section.key=value`` strings to a nested dict, coercing by the dataclass field types."""
+    cls = cls or RunConfig
+    out = json.loads(json.dumps(data))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.lr=2e-5")
+        key, value = item.split("=", 1)
+        parts = key.split(".")
+        node_cls, node = cls, out
+        for i, part in enumerate(parts):
+            hints = typing.get_type_hints(node_cls)
+            if part not in hints:
+                raise ConfigError(f"--set {key}: unknown field {part!r} in {node_cls.__name__}")
+            typ = hints[part]
+            if i == len(parts) - 1:
+                if dataclasses.is_dataclass(typ):
+                    raise ConfigError(f"--set {key}: names a section, not a field")
+                node[part] = _coerce(value, typ, f"--set {key}")
+            else:
+                if not dataclasses.is_dataclass(typ):
+                    raise ConfigError(f"--set {key}: {part!r} is not a section")
+                node = node.setdefault(part, {})
+                node_cls = typ
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None, cls=None):
+    """Load a (stage) config from JSON (or defaults) and apply ``--set`` overrides."""
+    cls = cls or RunConfig
+    data: dict = {}
+    where = "<defaults>"
+    if path:
+        where = str(path)
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError as e:
+            raise ConfigError(f"config file not found: {path}") from e
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: line {e.lineno}: invalid JSON ({e.msg})") from e
+    data = apply_overrides(data, overrides or [], cls)
+    return _build(cls, data, where)

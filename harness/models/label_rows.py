@@ -1,0 +1,69 @@
+"""Run a model's body and gather the hidden states of label rows only (no LM head over prompt positions).
+
+The same gather serves causal models (shifted: the hidden state at t-1 predicts the label at t) and seq2seq
+models (decoder hidden states at the target positions). The LM head is applied by the caller through
+harness.kernels (weighted CE, or log-probs for scoring and ranking).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from harness.constants import IGNORE_INDEX
+from harness.models.load import family_of
+
+
+@dataclass
+class LabelRows:
+    hidden: torch.Tensor  # [M, H] hidden states that predict the label tokens
+    targets: torch.Tensor  # [M] label token ids
+    row_batch: torch.Tensor  # [M] row of the batch (0..B-1) each label row belongs to
+    batch_size: int
+
+
+def body_hidden(model, batch: dict) -> torch.Tensor:
+    """Last hidden states [B, T, H] ready for the LM head (T5's output scaling applied)."""
+    if family_of(model.config) == "causal":
+        out = model.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                               position_ids=batch.get("position_ids"), use_cache=False)
+        return out.last_hidden_state
+    enc = model.get_encoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    dec = model.get_decoder()(input_ids=batch["decoder_input_ids"],
+                              attention_mask=batch.get("decoder_attention_mask"),
+                              encoder_hidden_states=enc.last_hidden_state,
+                              encoder_attention_mask=batch["attention_mask"], use_cache=False)
+    h = dec.last_hidden_state
+    if getattr(model.config, "scale_decoder_outputs", getattr(model.config, "tie_word_embeddings", False)):
+        h = h * (model.config.d_model ** -0.5)
+    return h
+
+
+def label_positions(batch: dict, family: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mask over hidden positions [B, T'], targets aligned to it [B, T']) for a batch's ``labels``."""
+    labels = batch["labels"]
+    if family == "causal":
+        tgt = labels[:, 1:]
+        return tgt != IGNORE_INDEX, tgt
+    return labels != IGNORE_INDEX, labels
+
+
+def gather_label_rows(hidden: torch.Tensor, batch: dict, family: str) -> LabelRows:
+    mask, tgt = label_positions(batch, family)
+    h = hidden[:, :-1] if family == "causal" else hidden
+    rows = mask.nonzero(as_tuple=False)
+    return LabelRows(hidden=h[mask], targets=tgt[mask], row_batch=rows[:, 0], batch_size=hidden.shape[0])
+
+
+def label_rows(model, batch: dict) -> LabelRows:
+    """Body forward + gather (the transformer body runs over every position; the head never does)."""
+    return gather_label_rows(body_hidden(model, batch), batch, family_of(model.config))
+
+
+def lm_head_of(model) -> torch.nn.Module:
+    """The output projection module (weight [V, H], optional bias)."""
+    head = model.get_output_embeddings()
+    if head is None:
+        raise ValueError(f"{type(model).__name__} has no output embeddings (LM head)")
+    return head

@@ -1,0 +1,36 @@
+# Sourced by scripts/test.sh and scripts/main.sh (and .ci/run): creates .venv on first use, then exports the
+# environment every run needs. Idempotent: a stamp keyed by setup.cfg + constraints.txt skips a finished install.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-python3}"
+stamp_want="$(cat "$ROOT/setup.cfg" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)"
+stamp_file="$VENV/.harness-stamp"
+
+export TORCH_EXTENSIONS_DIR="$VENV/torch_extensions"   # DeepSpeed's JIT-built ops live with the venv
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
+export TOKENIZERS_PARALLELISM=false
+export HARNESS_DATA_DIR="${HARNESS_DATA_DIR:-$ROOT/../shared/data}"
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+  export DS_ACCELERATOR=cpu          # no GPU: DeepSpeed's CPU accelerator, gloo backend
+fi
+
+if [ "$(cat "$stamp_file" 2>/dev/null || true)" != "$stamp_want" ]; then
+  echo "[setup] creating $VENV (one time, ~3-4 min)"
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  # torch first, pinned: the CPU wheel on disk; anything unpinned would pull several GB of CUDA wheels.
+  "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+  "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[dev]"
+  if [ "${DS_ACCELERATOR:-}" = "cpu" ]; then
+    echo "[setup] building DeepSpeed's CPU shared-memory comm op (one time, ~1 min)"
+    "$VENV/bin/python" - <<'PY'
+from deepspeed.accelerator import get_accelerator
+b = get_accelerator().create_op_builder("ShareMemCommBuilder")
+if b is not None:
+    b.load(verbose=False)
+PY
+  fi
+  echo "$stamp_want" > "$stamp_file"
+fi
+export PATH="$VENV/bin:$PATH"

@@ -1,0 +1,41 @@
+"""Test environment: CPU DeepSpeed, Triton's interpreter without CUDA, offline hub; the real-data fixture."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Read by Triton when a kernel is decorated, so set before any harness.kernels import.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+    os.environ.setdefault("DS_ACCELERATOR", "cpu")
+for _k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ.setdefault(_k, "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real RE data. $HARNESS_DATA_DIR set but absent is an error, not a skip (CI sets it)."""
+    env = os.environ.get("HARNESS_DATA_DIR")
+    if env:
+        path = Path(env)
+        if not path.is_dir():
+            pytest.fail(f"HARNESS_DATA_DIR={env} is set but is not a directory: the real-data tests cannot run")
+        return path
+    path = ROOT.parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip("real data not found (set HARNESS_DATA_DIR)")
+    return path
