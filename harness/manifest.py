@@ -1,0 +1,69 @@
+"""Manifests: the JSON that sits beside every stage's output and says what produced it.
+
+Each stage writes one with ``write_manifest`` (atomic) and checks its input's with ``check_manifest``, which
+refuses a mismatch with a message naming the file, the field, and both values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+
+class ManifestMismatch(ValueError):
+    """An input's manifest does not match what the consuming stage expects."""
+
+
+def git_revision() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def library_versions() -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for name in ("torch", "transformers", "deepspeed", "triton", "numpy", "datasets"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_manifest(path: str | Path, data: dict) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_manifest(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"manifest not found: {path}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ManifestMismatch(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
+
+
+def check_manifest(path: str | Path, expected: dict, what: str = "input") -> dict:
+    """Read the manifest at ``path`` and require ``manifest[k] == v`` for every k, v in ``expected``."""
+    found = read_manifest(path)
+    bad = [(k, found.get(k, "<missing>"), v) for k, v in expected.items() if found.get(k, "<missing>") != v]
+    if bad:
+        lines = "; ".join(f"{k}: file has {f!r}, expected {e!r}" for k, f, e in bad)
+        raise ManifestMismatch(f"{path}: this {what} was produced for different inputs ({lines})")
+    return found
