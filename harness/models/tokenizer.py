@@ -53,3 +53,25 @@ def save_tokenizer(tok, path: str | Path) -> None:
 
         shutil.rmtree(path)
     os.replace(tmp, path)
+
+
+def resolve_tokenizer(model_cfg, texts: list[str], cache_dir: str | Path, *, vocab_size: int = 1024):
+    """The run's one tokenizer, shared by every model of the run (ATLANTIS compares their label likelihoods):
+
+    1. ``model_cfg.tokenizer`` when set (a local path);
+    2. else the large model's checkpoint folder when it is a path;
+    3. else (tiny presets) ``cache_dir`` if a tokenizer was saved there, else one trained on ``texts`` (in order,
+       deterministic) and saved to ``cache_dir`` so later stages and ranks load the same one.
+    """
+    from harness.models.load import is_preset
+
+    if model_cfg.tokenizer:
+        return load_tokenizer(model_cfg.tokenizer)
+    if not is_preset(model_cfg.large):
+        return load_tokenizer(model_cfg.large)
+    cache_dir = Path(cache_dir)
+    if (cache_dir / "tokenizer_config.json").is_file():
+        return load_tokenizer(cache_dir)
+    tok = train_tokenizer(texts, vocab_size)
+    save_tokenizer(tok, cache_dir)
+    return load_tokenizer(cache_dir)
