@@ -69,3 +69,7 @@ def get_space(name: str) -> LabelSpace:
     if name not in SPACES:
         raise ValueError(f"unknown label space {name!r}; known: {sorted(SPACES)}")
     return SPACES[name]
+
+# The embedded synthetic set (harness.data.synthetic): five template-worded relations and a no-relation class.
+SYNTHETIC_RELATIONS = ("Works_For", "Lives_In", "Part_Of", "Causes", "Located_In")
+SPACES["synthetic"] = LabelSpace("synthetic", SYNTHETIC_RELATIONS + (NO_RELATION,), NO_RELATION)
