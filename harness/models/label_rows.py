@@ -30,10 +30,17 @@ def body_hidden(model, batch: dict) -> torch.Tensor:
                                position_ids=batch.get("position_ids"), use_cache=False)
         return out.last_hidden_state
     enc = model.get_encoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    dec = model.get_decoder()(input_ids=batch["decoder_input_ids"],
-                              attention_mask=batch.get("decoder_attention_mask"),
-                              encoder_hidden_states=enc.last_hidden_state,
-                              encoder_attention_mask=batch["attention_mask"], use_cache=False)
+    return decoder_hidden(model, enc.last_hidden_state, batch["attention_mask"], batch["decoder_input_ids"],
+                          batch.get("decoder_attention_mask"))
+
+
+def decoder_hidden(model, encoder_hidden: torch.Tensor, encoder_mask: torch.Tensor,
+                   decoder_input_ids: torch.Tensor, decoder_attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Seq2seq decoder hidden states [B, T, H] over given encoder states (T5's output scaling applied), so a
+    caller can run the encoder once and the decoder over several continuations (label ranking)."""
+    dec = model.get_decoder()(input_ids=decoder_input_ids, attention_mask=decoder_attention_mask,
+                              encoder_hidden_states=encoder_hidden, encoder_attention_mask=encoder_mask,
+                              use_cache=False)
     h = dec.last_hidden_state
     if getattr(model.config, "scale_decoder_outputs", getattr(model.config, "tie_word_embeddings", False)):
         h = h * (model.config.d_model ** -0.5)

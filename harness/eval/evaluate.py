@@ -1,0 +1,104 @@
+"""The one evaluation entry point (training loop and ``launch/eval.py run``), eval.json and the console table."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from harness import log
+from harness.data.examples import Example, fingerprint
+from harness.data.labels import LabelSpace, get_space
+from harness.data.prompts import Template, get_template
+from harness.eval.generate import generate_predict
+from harness.eval.metrics import compute_metrics
+from harness.eval.rank import rank_predict
+from harness.manifest import atomic_write_text
+
+METHODS = ("rank", "generate")
+
+
+def evaluate_model(model, tokenizer, examples: list[Example], label_space: LabelSpace | str,
+                   template: Template | str, *, method: str = "rank", batch_examples: int = 16,
+                   head_params=None, max_new_tokens: int = 16) -> dict:
+    """Predict every example (exact label ranking, or greedy generation) and score against the GOLD labels.
+
+    Returns a JSON-able dict with at least ``accuracy``, ``macro_f1`` (fractions), ``official`` (SemEval
+    19-label, %, else None), ``n_invalid``, per-class figures, the confusion matrix, label counts and
+    ``predictions`` ([{id, gold, pred}], pred None = invalid). Every rank returns the same dict.
+    """
+    space = get_space(label_space) if isinstance(label_space, str) else label_space
+    tpl = get_template(template) if isinstance(template, str) else template
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    labels = list(space.labels)
+    extra = {}
+    if method == "rank":
+        preds, _ = rank_predict(model, tokenizer, examples, labels, tpl, batch_examples=batch_examples,
+                                head_params=head_params)
+    else:
+        preds, info = generate_predict(model, tokenizer, examples, labels, tpl, batch_examples=batch_examples,
+                                       max_new_tokens=max_new_tokens)
+        extra["match_counts"] = info["match_counts"]
+        extra["generated_texts"] = info["texts"]
+    gold = [ex.label for ex in examples]
+    out = {"method": method, "label_space": space.name, "template": {"name": tpl.name, "hash": tpl.hash},
+           "data_fingerprint": fingerprint(examples)}
+    out.update(compute_metrics(gold, preds, space))
+    out.setdefault("official", None)
+    out.update(extra)
+    out["predictions"] = [{"id": ex.id, "gold": g, "pred": p} for ex, g, p in zip(examples, gold, preds)]
+    return out
+
+
+def _clean(obj):
+    """JSON-safe: NaN/inf become None (json would write invalid NaN tokens)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def write_eval_json(path: str | Path, result: dict, **identity) -> dict:
+    """Write ``result`` plus identities (model, data, config, ...) atomically; returns what was written."""
+    record = _clean({**result, **identity})
+    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    return record
+
+
+def read_eval_json(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"eval.json not found: {path}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
+
+
+def headline(result: dict) -> dict:
+    """The few figures a summary shows (fractions as %, the SemEval official score as it is)."""
+    rows = {"accuracy %": 100 * result["accuracy"], "macro-F1 %": 100 * result["macro_f1"]}
+    if result.get("official") is not None:
+        rows["SemEval official %"] = result["official"]
+    for key, name in (("macro_f1_with_other", "10-way macro-F1 (with Other) %"),
+                      ("macro_f1_without_other", "10-way macro-F1 (without Other) %"),
+                      ("micro_f1", "relation micro-F1 %"), ("macro_f1_relations", "relation macro-F1 %")):
+        if key in result:
+            rows[name] = 100 * result[key]
+    rows["invalid"] = result["n_invalid"]
+    rows["examples"] = result["n"]
+    return rows
+
+
+def print_summary(result: dict, title: str = "evaluation") -> None:
+    """A rich table of the headline figures, then per-class P/R/F1 (rank 0 prints)."""
+    log.table(title, ["figure", "value"], [[k, v] for k, v in headline(result).items()])
+    if result.get("official_note"):
+        log.info(result["official_note"])
+    per = result["per_class"]
+    log.table("per class", ["label", "P %", "R %", "F1 %", "support"],
+              [[lab, 100 * m["precision"], 100 * m["recall"], 100 * m["f1"], m["support"]] for lab, m in per.items()])
