@@ -46,6 +46,7 @@ class ModelConfig:
 class ScoringConfig:
     tokens_per_batch: int = 4096  # token budget per scoring batch (prompt + label tokens, padded)
     out_dir: str = "scores"  # under the run directory
+    models: str = ""  # comma list of roles to score (large,small,reference); "" = large, small (+ reference if set)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +76,7 @@ class TrainConfig:
     activation_checkpointing: bool = False  # recompute activations in backward
     weights_file: str = ""  # weights.f32 from the scoring stage ("" = plain SFT)
     loss_impl: str = "auto"  # auto | chunked | triton | reference
+    eval_split: str = "dev"  # split evaluated during training: dev | test | "" (no evaluation)
 
 
 @dataclass(frozen=True, kw_only=True)

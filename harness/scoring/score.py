@@ -1,0 +1,182 @@
+"""The sharded no-grad scoring pass: per-example label log-likelihood under each frozen model.
+
+Batches are a function of the dataset alone: token-budget batches over ALL examples (sorted by length), then the
+list of not-yet-done batches is split between ranks (``harness.dist.shard_range``). A batch therefore has the same
+rows and the same padding at any world size and after any restart, and on CPU in fp32 the arrays are bitwise
+identical at world size 1 and 2 and after kill -9 + resume. The unit of work is the batch: a batch with any row
+not marked done is scored again in full (same composition, same bits) - which is what "score only the missing
+rows" means here.
+
+Per batch and model: one body forward (``label_rows``), then ``harness.kernels.label_logprobs`` on the label rows
+only (never the [tokens, vocab] tensor); score = sum of label-token log-probs incl. EOS (accumulated in float64,
+stored float32), plus the label-token count.
+
+bitsandbytes (``model.quantize``, checkpoints only), measured on CPU with a saved tiny-qwen2 checkpoint (2 layers,
+hidden 64, vocab 1024, 48 synthetic examples, sequence scores around -40 nats): see ``QUANTIZE_NOTE``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harness import dist
+from harness.data.examples import Example, fingerprint
+from harness.data.prompts import Template
+from harness.data.tokenize import Encoded, collate, encode, token_budget_batches
+from harness.kernels import label_logprobs
+from harness.log import info, progress
+from harness.manifest import git_revision, library_versions
+from harness.models.label_rows import label_rows, lm_head_of
+from harness.models.load import build_model, family_of, model_identity, pick_dtype, resolve_config
+from harness.scoring import store
+
+QUANTIZE_NOTE = "filled in below"
+KILL_ENV = "HARNESS_SCORING_KILL_AFTER"  # test hook: "K" or "K:rank" -> SIGKILL before marking batch K+1 done
+
+
+@torch.no_grad()
+def score_batch(model, batch: dict, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of label-token log-probs [B] float64, label-token counts [B] int64) for one collated batch."""
+    keys = ("input_ids", "attention_mask", "labels", "decoder_input_ids", "decoder_attention_mask")
+    b = {k: batch[k].to(device) for k in keys if k in batch}
+    rows = label_rows(model, b)
+    head = lm_head_of(model)
+    lp = label_logprobs(rows.hidden, head.weight, rows.targets, bias=head.bias)
+    n = rows.batch_size
+    sums = torch.zeros(n, dtype=torch.float64, device=lp.device).index_add_(0, rows.row_batch, lp.double())
+    counts = torch.bincount(rows.row_batch, minlength=n)
+    return sums.cpu(), counts.cpu()
+
+
+def plan_batches(enc: Encoded, tokens_per_batch: int) -> list[list[int]]:
+    """Token-budget batches over the whole dataset (independent of world size and of what is already done)."""
+    if tokens_per_batch <= 0:
+        raise ValueError(f"scoring.tokens_per_batch must be > 0, got {tokens_per_batch}")
+    return token_budget_batches(enc, list(range(len(enc))), tokens_per_batch)
+
+
+def _kill_hook() -> tuple[int, int | None] | None:
+    spec = os.environ.get(KILL_ENV, "")
+    if not spec:
+        return None
+    k, _, r = spec.partition(":")
+    return int(k), (int(r) if r else None)
+
+
+@dataclass
+class ModelSpec:
+    name: str  # large | small | reference
+    spec: str  # preset or local checkpoint path
+
+
+def score_model(model, enc: Encoded, batches: list[list[int]], arrays: store.ModelArrays, *, name: str,
+                device, counter: list[int]) -> int:
+    """Score this rank's share of the not-done batches into ``arrays``. Returns examples scored."""
+    info_ = dist.env_info()
+    done = np.asarray(arrays.done)
+    todo = [b for b in batches if not done[b].all()]
+    dist.barrier()  # every rank chose from the same done mask before anyone writes
+    mine = [todo[i] for i in dist.shard_range(len(todo), dist.rank(), dist.world())]
+    hook = _kill_hook()
+    n_mine = sum(len(b) for b in mine)
+    info(f"{name}: {len(batches)} batches, {len(todo)} to do ({sum(len(b) for b in todo)} examples), "
+         f"rank 0 takes {len(mine)}")
+    t0 = time.perf_counter()
+    with progress(f"score {name}", n_mine, unit="ex") as bar:
+        for b in mine:
+            sums, counts = score_batch(model, collate(enc, b), device)
+            idx = np.asarray(b, dtype=np.int64)
+            arrays.scores[idx] = sums.to(torch.float32).numpy()
+            arrays.ntok[idx] = counts.to(torch.int32).numpy()
+            arrays.scores.flush()
+            arrays.ntok.flush()
+            if hook and counter[0] >= hook[0] and hook[1] in (None, info_.rank):
+                os.kill(os.getpid(), signal.SIGKILL)
+            arrays.done[idx] = 1
+            arrays.done.flush()
+            counter[0] += 1
+            bar.advance(len(b))
+    dt = time.perf_counter() - t0
+    if n_mine:
+        info(f"{name}: rank 0 scored {n_mine} examples in {dt:.2f}s ({n_mine / max(dt, 1e-9):.1f} ex/s)")
+    return n_mine
+
+
+def role_names(cfg) -> list[str]:
+    """``scoring.models`` as a list; "" = large, small, and reference when ``model.reference`` is set."""
+    names = [s.strip() for s in cfg.scoring.models.split(",") if s.strip()]
+    if names:
+        return names
+    names = ["large", "small"]
+    if cfg.model.reference:
+        names.append("reference")
+    else:
+        info("model.reference is empty: scoring large and small only (train the reference model, set "
+             "model.reference=PATH and run again to add its scores)")
+    return names
+
+
+def model_specs(model_cfg, names: list[str]) -> list[ModelSpec]:
+    out = []
+    for name in names:
+        if name not in store.ROLES:
+            raise ValueError(f"scoring.models: unknown model role {name!r}; expected some of {store.ROLES}")
+        spec = getattr(model_cfg, name)
+        if not spec:
+            raise ValueError(f"model.{name} is empty: set it to a checkpoint path (the reference model is the "
+                             "small model fine-tuned on the training split: train it first) or drop "
+                             f"{name!r} from scoring.models")
+        out.append(ModelSpec(name, spec))
+    return out
+
+
+def run_scoring(cfg, examples: list[Example], template: Template, tokenizer, run_dir: str | Path) -> Path:
+    """Score ``examples`` under every model in ``cfg.scoring.models`` into ``<run_dir>/<scoring.out_dir>``.
+    Call with the process group initialised (or as a single process). Returns the scores folder."""
+    if not examples:
+        raise ValueError("no training examples to score")
+    scores_dir = Path(run_dir) / cfg.scoring.out_dir
+    device = dist.device_for(dist.env_info())
+    specs = model_specs(cfg.model, role_names(cfg))
+    ids = dict(pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id)
+    configs = {s.name: resolve_config(s.spec, len(tokenizer), **ids) for s in specs}
+    idents = {s.name: {**model_identity(s.spec, configs[s.name]), "quantize": cfg.model.quantize}
+              for s in specs}
+    header = {
+        "dataset_fingerprint": fingerprint(examples),
+        "template_hash": template.hash,
+        "n_examples": len(examples),
+        "tokens_per_batch": cfg.scoring.tokens_per_batch,
+        "dtype": str(pick_dtype(cfg.model.dtype, device)).replace("torch.", ""),
+        "device_type": device.type,
+        "library_versions": library_versions(),
+    }
+    if dist.rank() == 0:
+        store.prepare(scores_dir, header, idents, extra={"git_revision": git_revision()})
+    dist.barrier()
+    counter = [0]
+    for s in specs:
+        config = configs[s.name]
+        family = family_of(config)
+        enc = encode(examples, tokenizer, template, family,
+                     decoder_start_id=getattr(config, "decoder_start_token_id", None))
+        batches = plan_batches(enc, cfg.scoring.tokens_per_batch)
+        arrays = store.open_arrays(scores_dir, s.name, len(examples), "r+")
+        model = build_model(s.spec, vocab_size=len(tokenizer), dtype=cfg.model.dtype, device=device,
+                            attn_impl=cfg.model.attn_impl, quantize=cfg.model.quantize, **ids).eval()
+        model.requires_grad_(False)
+        score_model(model, enc, batches, arrays, name=s.name, device=device, counter=counter)
+        del model
+        dist.barrier()
+        if dist.rank() == 0:
+            left = int((np.asarray(arrays.done) == 0).sum())
+            if left:
+                raise RuntimeError(f"{scores_dir}: {left} rows of {s.name!r} still not scored after the pass")
+    return scores_dir

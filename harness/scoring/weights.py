@@ -1,0 +1,197 @@
+"""ATLANTIS importance weights from the score memmaps (pure numpy; float64 inside, float32 on disk).
+
+log w_raw(e), from each model's score s_m(e) (``reduction`` sum: the sequence log-likelihood in nats; mean: that
+divided by the example's label-token count):
+    atlantis   s_large - s_small + s_reference     (seed paper, Algorithm 1)
+    influence  s_reference - s_small
+    ratio      s_large - s_small
+    uniform    0                                   (all weights 1 = plain SFT)
+Self-normalisation in log space: w = exp(log w_raw - logsumexp(log w_raw) + log N), so mean(w) = 1 and sequence
+scores of hundreds of nats neither overflow nor underflow the sum. Adding a constant to any model's scores
+changes nothing.
+
+Clipping to [lo, hi] (seed: [0.1, 5]; lo <= 0 or hi <= 0 disables that side): clipping a mean-1 vector and
+rescaling it to mean 1 can push values back past the bounds (rescaling after cutting the big ones scales the
+rest up), so one clip + renormalise does not give both properties. We take the fixed point that repeated
+clip-and-renormalise converges to: w = clip(c * w, lo, hi) with the scale c > 0 chosen by bisection so that
+mean(w) = 1. Both hold to float rounding (bounds exactly, mean to ~1e-12). It needs lo <= 1 <= hi. "Clipped"
+counts the examples that sit at a bound.
+
+Files: ``<dir>/weights.f32`` (float32 memmap [N], example index order), ``<dir>/weights.json`` (manifest with
+dataset_fingerprint, template_hash, n_examples, formula, reduction, clip, the scores' model identities, stats).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from harness.manifest import ManifestMismatch, atomic_write_text, check_manifest, git_revision, write_manifest
+from harness.scoring import store
+
+FORMULAS = {  # formula -> {role: coefficient}
+    "atlantis": {"large": 1.0, "small": -1.0, "reference": 1.0},
+    "influence": {"reference": 1.0, "small": -1.0},
+    "ratio": {"large": 1.0, "small": -1.0},
+    "uniform": {},
+}
+REDUCTIONS = ("sum", "mean")
+WEIGHTS_FILE, MANIFEST_FILE = "weights.f32", "weights.json"
+
+
+def log_raw_weights(scores: dict[str, np.ndarray], ntok: dict[str, np.ndarray], formula: str, reduction: str,
+                    ids: list[str] | None = None) -> np.ndarray:
+    """Unnormalised log-weights [N] float64. Non-finite scores raise, naming the example ids."""
+    if formula not in FORMULAS:
+        raise ValueError(f"weights.formula must be one of {sorted(FORMULAS)}, got {formula!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"weights.reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    coefs = FORMULAS[formula]
+    n = len(next(iter(scores.values()))) if scores else len(ids or [])
+    out = np.zeros(n, dtype=np.float64)
+    for role, c in coefs.items():
+        if role not in scores:
+            raise ValueError(f"formula {formula!r} needs the {role!r} model's scores; have {sorted(scores)}")
+        s = np.asarray(scores[role], dtype=np.float64)
+        if reduction == "mean":
+            k = np.asarray(ntok[role], dtype=np.float64)
+            s = np.where(k > 0, s / np.where(k > 0, k, 1.0), np.nan)
+        bad = np.flatnonzero(~np.isfinite(s))
+        if bad.size:
+            names = [ids[i] if ids is not None else str(i) for i in bad[:20]]
+            raise ValueError(f"{role} scores: {bad.size} non-finite value(s) (NaN = not scored, or a token count "
+                             f"of 0) at example ids {names}{' ...' if bad.size > 20 else ''}")
+        out += c * s
+    return out
+
+
+def self_normalise(logw: np.ndarray) -> np.ndarray:
+    """Log of mean-1 weights: logw - logsumexp(logw) + log N (float64, no overflow)."""
+    logw = np.asarray(logw, dtype=np.float64)
+    m = logw.max()
+    lse = m + np.log(np.exp(logw - m).sum())
+    return logw - lse + np.log(logw.size)
+
+
+def clip_mean_one(logw: np.ndarray, lo: float, hi: float, iters: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """(weights, clipped mask): w = clip(c * exp(logw), lo, hi) with mean(w) = 1 (see module docstring).
+    ``lo <= 0`` / ``hi <= 0`` disable that bound; both disabled = plain mean-1 weights."""
+    llo = np.log(lo) if lo > 0 else -np.inf
+    lhi = np.log(hi) if hi > 0 else np.inf
+    if not (llo <= 0.0 <= lhi):
+        raise ValueError(f"clip bounds [{lo}, {hi}] must satisfy lo <= 1 <= hi for mean-1 weights")
+    logw = self_normalise(logw)
+
+    def mean_at(a: float) -> float:
+        return float(np.exp(np.clip(logw + a, llo, lhi)).mean())
+
+    if np.isinf(llo) and np.isinf(lhi):
+        return np.exp(logw), np.zeros(logw.size, dtype=bool)
+    a_lo, a_hi = -1.0, 1.0
+    while mean_at(a_lo) > 1.0:
+        a_lo *= 2.0
+    while mean_at(a_hi) < 1.0:
+        a_hi *= 2.0
+    for _ in range(iters):
+        mid = 0.5 * (a_lo + a_hi)
+        if mid in (a_lo, a_hi):
+            break
+        if mean_at(mid) < 1.0:
+            a_lo = mid
+        else:
+            a_hi = mid
+    z = logw + 0.5 * (a_lo + a_hi)
+    clipped = (z <= llo) | (z >= lhi)
+    w = np.exp(np.clip(z, llo, lhi))
+    return w, clipped
+
+
+def weight_stats(w: np.ndarray, clipped: np.ndarray, labels: list[str] | None = None,
+                 is_noisy: list[bool] | None = None) -> dict:
+    """min/max/mean/std, effective sample size (sum w)^2 / sum w^2, fraction clipped, mean weight per gold label,
+    ROC-AUC of the weight as a detector of clean (positive) vs corrupted labels when both kinds are present."""
+    w = np.asarray(w, dtype=np.float64)
+    ess = float(w.sum() ** 2 / (w ** 2).sum())
+    stats = {"n": int(w.size), "min": float(w.min()), "max": float(w.max()), "mean": float(w.mean()),
+             "std": float(w.std()), "ess": ess, "ess_fraction": ess / w.size,
+             "fraction_clipped": float(np.mean(clipped))}
+    if labels is not None:
+        lab = np.asarray(labels)
+        stats["mean_weight_per_label"] = {str(k): float(w[lab == k].mean()) for k in sorted(set(labels))}
+    stats["roc_auc_clean_vs_noisy"] = None
+    if is_noisy is not None:
+        noisy = np.asarray(is_noisy, dtype=bool)
+        stats["n_noisy"] = int(noisy.sum())
+        if 0 < noisy.sum() < noisy.size:
+            from sklearn.metrics import roc_auc_score
+
+            stats["roc_auc_clean_vs_noisy"] = float(roc_auc_score(~noisy, w))
+    return stats
+
+
+def compute_weights(scores: dict, ntok: dict, cfg, ids: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Weights [N] float64 and the clipped mask, from score arrays and a ``WeightsConfig``."""
+    logw = log_raw_weights(scores, ntok, cfg.formula, cfg.reduction, ids)
+    return clip_mean_one(logw, cfg.clip_lo, cfg.clip_hi)
+
+
+def write_weights(scores_dir: str | Path, out_dir: str | Path, examples: list, template_hash: str, cfg) -> dict:
+    """Check the scores' manifest against ``examples`` / ``template_hash``, compute the weights and write
+    ``weights.f32`` + ``weights.json`` (+ ``weights_stats.json``) atomically. Returns the manifest."""
+    from harness.data.examples import fingerprint
+
+    expected = {"dataset_fingerprint": fingerprint(examples), "template_hash": template_hash,
+                "n_examples": len(examples)}
+    roles = sorted(FORMULAS.get(cfg.formula, {}))
+    if cfg.formula not in FORMULAS:
+        raise ValueError(f"weights.formula must be one of {sorted(FORMULAS)}, got {cfg.formula!r}")
+    smanifest, arrays = store.check_scores(scores_dir, expected=expected, names=roles)
+    ids = [ex.id for ex in examples]
+    if cfg.formula == "uniform":
+        w, clipped = np.ones(len(examples)), np.zeros(len(examples), dtype=bool)
+    else:
+        w, clipped = compute_weights({r: a.scores for r, a in arrays.items()},
+                                     {r: a.ntok for r, a in arrays.items()}, cfg, ids)
+    stats = weight_stats(w, clipped, [ex.label for ex in examples], [ex.is_noisy for ex in examples])
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{WEIGHTS_FILE}.tmp"
+    mm = np.memmap(tmp, dtype=np.float32, mode="w+", shape=(len(examples),))
+    mm[:] = w.astype(np.float32)
+    mm.flush()
+    del mm
+    tmp.replace(out_dir / WEIGHTS_FILE)
+    manifest = {**expected, "formula": cfg.formula, "reduction": cfg.reduction,
+                "clip": [cfg.clip_lo, cfg.clip_hi], "dtype": "float32",
+                "models": {r: smanifest["models"][r] for r in roles}, "scores_dir": str(scores_dir),
+                "git_revision": git_revision(), "stats": stats}
+    write_manifest(out_dir / MANIFEST_FILE, manifest)
+    import json
+
+    atomic_write_text(out_dir / "weights_stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def print_stats(stats: dict, title: str = "ATLANTIS weights") -> None:
+    from harness.log import table
+
+    rows = [[k, v] for k, v in stats.items() if not isinstance(v, dict)]
+    rows += [[f"mean w | {k}", v] for k, v in stats.get("mean_weight_per_label", {}).items()]
+    table(title, ["statistic", "value"], rows)
+
+
+def load_weights(path: str | Path, *, expected: dict) -> np.ndarray:
+    """The weights memmap at ``path`` (read-only float32 [N]) after checking ``weights.json`` beside it against
+    ``expected`` (e.g. dataset_fingerprint, template_hash, n_examples). The training loop calls this."""
+    path = Path(path)
+    manifest = check_manifest(path.with_name(MANIFEST_FILE), expected, what="weights file")
+    n = manifest["n_examples"]
+    size = path.stat().st_size if path.is_file() else -1
+    if size != 4 * n:
+        raise ManifestMismatch(f"{path}: {size} bytes, expected {4 * n} (float32 x n_examples={n})")
+    w = np.memmap(path, dtype=np.float32, mode="r", shape=(n,))
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if bad.size:
+        raise ValueError(f"{path}: {bad.size} non-finite or negative weight(s) at indices {bad[:20].tolist()}")
+    return w

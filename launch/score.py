@@ -1,0 +1,68 @@
+"""Scoring stage: per-example label log-likelihoods under the frozen models, then the ATLANTIS weights.
+
+    python launch/score.py --config run.json --set scoring.tokens_per_batch=2048
+    torchrun --nproc_per_node 2 launch/score.py --config run.json          (also multi-node torchrun)
+    deepspeed --num_gpus 2 launch/score.py --config run.json               (--local_rank is accepted, ignored)
+
+Writes <run_dir>/score_config.json, <run_dir>/tokenizer (tiny presets), <run_dir>/<scoring.out_dir>/ (score
+memmaps + manifest; resumable: run the same command again after a crash) and <run_dir>/weights/ (weights.f32,
+weights.json, weights_stats.json) when every model the weight formula needs has been scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness import dist
+from harness.config import load_config
+from harness.log import info
+from harness.models.tokenizer import resolve_tokenizer
+from harness.scoring import weights as W
+from harness.scoring.score import role_names, run_scoring
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", default=None, help="run config JSON (defaults if omitted)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. data.dataset=x")
+    p.add_argument("--skip-weights", action="store_true", help="score only; do not write weights")
+    p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.set)
+    dist.init()
+    run_dir = Path(cfg.run_dir)
+    if dist.rank() == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.dump(run_dir / "score_config.json")
+    from harness.data.dataset import load_splits
+
+    splits = load_splits(cfg.data)
+    train, template = splits.train, splits.template
+    texts = [template.render(ex) for ex in train] + list(splits.label_space.labels)
+    tok = None
+    if dist.rank() == 0:  # trained once (tiny presets), the others load it
+        tok = resolve_tokenizer(cfg.model, texts, run_dir / "tokenizer")
+    dist.barrier()
+    if tok is None:
+        tok = resolve_tokenizer(cfg.model, texts, run_dir / "tokenizer")
+    scores_dir = run_scoring(cfg, train, template, tok, run_dir)
+    needed = set(W.FORMULAS.get(cfg.weights.formula, {}))
+    if dist.rank() == 0 and not args.skip_weights:
+        if needed <= set(role_names(cfg)):
+            manifest = W.write_weights(scores_dir, run_dir / "weights", train, template.hash, cfg.weights)
+            W.print_stats(manifest["stats"])
+            info(f"weights -> {run_dir / 'weights' / W.WEIGHTS_FILE}")
+        else:
+            info(f"weights not written: formula {cfg.weights.formula!r} needs {sorted(needed)}")
+    dist.barrier()
+    dist.destroy()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
