@@ -1,0 +1,179 @@
+"""Chunked weighted linear cross-entropy: never more than one ``[chunk, V]`` block of logits alive.
+
+Design (measured on the 2-core CPU, see benchmarks/bench_weighted_ce.py): for ``reduction="sum"`` the
+gradients are computed **in the forward pass, chunk by chunk** (Liger-style) and only scaled by the scalar
+upstream gradient in backward. That costs the same three matmuls as the naive path (logits, dL/dhidden,
+dL/dweight: 6*N*V*H FLOPs). Recomputing the logits in backward instead costs a fourth matmul (8*N*V*H, ~1.33x
+the naive FLOPs), which broke the <= 1.1x time budget at N=2048, H=896, V=151,936 (see the report in the
+benchmark CSV). The recompute path is still needed, and used, for ``reduction="none"``: a per-row upstream
+gradient ``g_n`` enters dL/dweight = sum_n g_n w_n (softmax_n - onehot_n) h_n^T, so it cannot be folded in
+after the fact; the forward then keeps only the per-row losses and backward recomputes each chunk.
+When no input needs a gradient (scoring, ``torch.no_grad``) no gradient work is done at all.
+
+Numerics: logits are computed in the input dtype (bf16 or fp32, as a plain ``hidden @ weight.T`` would) and
+upcast to fp32 per chunk; log-sum-exp, the softmax gradient and the dL/dweight accumulator are fp32.
+Ignored rows are dropped before the loop (they cost nothing and get zero gradient).
+
+The per-chunk row work (``row_pass``) is pluggable: the torch version lives here, the Triton one in
+``harness.kernels.triton_ce``; both overwrite the chunk's logits in place with ``scale * (softmax - onehot)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+DEFAULT_CHUNK_BYTES = 64 * 2**20  # bytes of fp32 logits per chunk (rows = this / (4 * V)); tuned on CPU
+
+
+def chunk_rows(n_rows: int, vocab: int, chunk_size: int | None) -> int:
+    """Rows per chunk: ``chunk_size`` if given, else DEFAULT_CHUNK_BYTES worth of fp32 logits."""
+    if chunk_size is not None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1 row, got {chunk_size}")
+        return chunk_size
+    return max(1, min(max(n_rows, 1), DEFAULT_CHUNK_BYTES // (4 * vocab)))
+
+
+def torch_row_pass(logits: torch.Tensor, targets: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+    """Per-row CE of an fp32 ``[c, V]`` block (returned, fp32 [c]). Uses the block as scratch.
+
+    With ``scale`` ([c] fp32) the block is overwritten with ``scale * (softmax - onehot(targets))``.
+    """
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    tgt = logits[rows, targets]
+    row_max = logits.amax(dim=1)
+    logits.sub_(row_max[:, None]).exp_()
+    sumexp = logits.sum(dim=1)
+    ce = row_max + sumexp.log() - tgt
+    if scale is not None:
+        logits.mul_((scale / sumexp)[:, None])
+        logits[rows, targets] -= scale
+    return ce
+
+
+RowPass = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
+
+
+def chunk_loop(hidden, weight, bias, targets, scale, *, chunk: int, row_pass: RowPass,
+               need_hidden: bool, need_weight: bool, need_bias: bool):
+    """Run all chunks over valid rows. ``scale`` None -> losses only.
+
+    Returns (ce [N] fp32, grad_hidden [N,H] in hidden.dtype | None, grad_weight [V,H] fp32 | None,
+    grad_bias [V] fp32 | None), gradients being those of sum_n scale_n * CE_n.
+    """
+    n, vocab = hidden.shape[0], weight.shape[0]
+    grads = scale is not None
+    ce = torch.empty(n, device=hidden.device, dtype=torch.float32)
+    g_h = torch.empty_like(hidden) if grads and need_hidden else None
+    g_w = torch.zeros(weight.shape, device=weight.device, dtype=torch.float32) if grads and need_weight else None
+    g_b = torch.zeros(vocab, device=weight.device, dtype=torch.float32) if grads and need_bias else None
+    bias32 = bias.float() if bias is not None else None
+    for s in range(0, n, chunk):
+        h_c = hidden[s:s + chunk]
+        logits = (h_c @ weight.T).float()  # input-dtype matmul; .float() is a no-op for fp32
+        if bias32 is not None:
+            logits += bias32
+        ce[s:s + chunk] = row_pass(logits, targets[s:s + chunk], None if scale is None else scale[s:s + chunk])
+        if not grads:
+            continue
+        if g_h is not None:
+            torch.mm(logits.to(weight.dtype), weight, out=g_h[s:s + chunk])
+        if g_w is not None:
+            g_w.addmm_(logits.T, h_c.float())
+        if g_b is not None:
+            g_b += logits.sum(dim=0)
+        del logits
+    return ce, g_h, g_w, g_b
+
+
+def _compact(hidden, targets, row_weights, ignore_index):
+    """Drop ignored rows. Returns (index or None when all valid, hidden, targets, weights as fp32)."""
+    valid = targets != ignore_index
+    w32 = row_weights.detach().to(torch.float32)
+    if bool(valid.all()):
+        return None, hidden, targets, w32
+    idx = valid.nonzero().squeeze(1)
+    return idx, hidden.index_select(0, idx), targets.index_select(0, idx), w32.index_select(0, idx)
+
+
+def _expand_rows(values, idx, n, fill_like):
+    """Scatter compacted per-row values back to N rows (zeros at ignored rows)."""
+    if idx is None:
+        return values
+    out = torch.zeros((n,) + tuple(values.shape[1:]), device=values.device, dtype=fill_like)
+    return out.index_copy_(0, idx, values.to(fill_like))
+
+
+def _check_targets(targets, vocab):
+    if targets.numel() and (bool((targets < 0).any()) or bool((targets >= vocab).any())):
+        bad = targets[(targets < 0) | (targets >= vocab)][:5].tolist()
+        raise ValueError(f"targets must be in [0, V={vocab}) or ignore_index; got out-of-range ids {bad}")
+
+
+class WeightedLinearCE(torch.autograd.Function):
+    """sum_n w_n CE_n (``reduction="sum"``, scalar) or w_n CE_n per row (``"none"``, [N]); fp32 output."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, targets, row_weights, ignore_index, reduction, chunk, row_pass):
+        n = hidden.shape[0]
+        idx, h, t, w = _compact(hidden, targets, row_weights, ignore_index)
+        _check_targets(t, weight.shape[0])
+        need_h, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]
+        any_grad = need_h or need_w or need_b
+        eager = reduction == "sum" and any_grad
+        ce, g_h, g_w, g_b = chunk_loop(h, weight, bias, t, w if eager else None, chunk=chunk, row_pass=row_pass,
+                                       need_hidden=need_h, need_weight=need_w, need_bias=need_b)
+        per_row = ce * w
+        ctx.reduction, ctx.n, ctx.chunk, ctx.row_pass = reduction, n, chunk, row_pass
+        ctx.dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
+        if eager:
+            ctx.save_for_backward(idx, g_h, g_w, g_b)
+        elif any_grad:
+            ctx.save_for_backward(idx, h, weight, bias, t, w)
+        if reduction == "sum":
+            return per_row.sum()
+        return _expand_rows(per_row, idx, n, torch.float32)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        h_dt, w_dt, b_dt = ctx.dtypes
+        need_h, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]
+        if ctx.reduction == "sum":
+            idx, g_h, g_w, g_b = ctx.saved_tensors
+            g = grad_out.float()
+            g_h = None if g_h is None else (g_h.float() * g).to(h_dt)
+            g_w = None if g_w is None else (g_w * g).to(w_dt)
+            g_b = None if g_b is None else (g_b * g).to(b_dt)
+        else:
+            idx, h, weight, bias, t, w = ctx.saved_tensors
+            g = grad_out.float() if idx is None else grad_out.float().index_select(0, idx)
+            _, g_h, g_w, g_b = chunk_loop(h, weight, bias, t, w * g, chunk=ctx.chunk, row_pass=ctx.row_pass,
+                                          need_hidden=need_h, need_weight=need_w, need_bias=need_b)
+            g_w = None if g_w is None else g_w.to(w_dt)
+            g_b = None if g_b is None else g_b.to(b_dt)
+        if g_h is not None:
+            g_h = _expand_rows(g_h, idx, ctx.n, h_dt)
+        return g_h, g_w, g_b, None, None, None, None, None, None
+
+
+def chunked_weighted_ce(hidden, weight, targets, row_weights, *, bias=None, ignore_index: int, reduction: str,
+                        chunk_size: int | None = None, row_pass: RowPass = torch_row_pass):
+    if reduction not in ("sum", "none"):
+        raise ValueError(f"reduction must be 'sum' or 'none', got {reduction!r}")
+    chunk = chunk_rows(hidden.shape[0], weight.shape[0], chunk_size)
+    return WeightedLinearCE.apply(hidden, weight, bias, targets, row_weights, ignore_index, reduction, chunk,
+                                  row_pass)
+
+
+@torch.no_grad()
+def chunked_logprobs(hidden, weight, targets, *, bias=None, ignore_index: int, chunk_size: int | None = None,
+                     row_pass: RowPass = torch_row_pass) -> torch.Tensor:
+    """log p(target_n) per row, fp32 [N], 0 at ignored rows; one chunk of logits at a time, no autograd."""
+    idx, h, t, _ = _compact(hidden, targets, torch.ones_like(targets, dtype=torch.float32), ignore_index)
+    _check_targets(t, weight.shape[0])
+    chunk = chunk_rows(h.shape[0], weight.shape[0], chunk_size)
+    ce, _, _, _ = chunk_loop(h, weight, bias, t, None, chunk=chunk, row_pass=row_pass,
+                             need_hidden=False, need_weight=False, need_bias=False)
+    return _expand_rows(-ce, idx, hidden.shape[0], torch.float32)
