@@ -1,0 +1,88 @@
+"""Checkpoints that become "latest" only once complete.
+
+Layout under ``<run_dir>/checkpoints``:
+    <tag>/...                  the engine's files (DeepSpeed: model + ZeRO partitions of every rank)
+    <tag>/client_rank<R>.pt    per-rank client state: epoch, position in the data order, step, RNG states
+    latest                     the tag of the newest *complete* checkpoint, written last and atomically by
+                               rank 0 after a barrier (also the file DeepSpeed's zero_to_fp32 reads)
+    hf_config/, tokenizer/     what ``export`` needs to rebuild a Hugging Face model directory
+A checkpoint killed half-way never becomes ``latest``, so ``--resume`` never loads it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harness import dist
+from harness.manifest import atomic_write_text
+
+LATEST = "latest"
+
+
+def ckpt_root(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def set_rng_state(s: dict) -> None:
+    random.setstate(s["python"])
+    np.random.set_state(s["numpy"])
+    torch.set_rng_state(s["torch"])
+    if s.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+def save(engine, root: str | Path, tag: str, client: dict) -> None:
+    """Collective: every rank saves its part; ``latest`` moves to ``tag`` only after all ranks finished."""
+    root = Path(root)
+    engine.save(root, tag)
+    (root / tag).mkdir(parents=True, exist_ok=True)
+    r = dist.rank()
+    path = root / tag / f"client_rank{r}.pt"
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save({**client, "rng": rng_state(), "world": dist.world()}, tmp)
+    os.replace(tmp, path)
+    dist.barrier()
+    if r == 0:
+        atomic_write_text(root / LATEST, tag)
+    dist.barrier()
+
+
+def latest_tag(root: str | Path) -> str:
+    """The newest complete checkpoint's tag; a clear error when there is none."""
+    root = Path(root)
+    f = root / LATEST
+    if not root.is_dir():
+        raise FileNotFoundError(f"--resume: checkpoint folder {root} does not exist (nothing to resume)")
+    if not f.is_file():
+        raise FileNotFoundError(f"--resume: {f} not found: no complete checkpoint in {root} (a checkpoint "
+                                "becomes loadable only once every rank has finished writing it)")
+    tag = f.read_text().strip()
+    if not (root / tag).is_dir():
+        raise FileNotFoundError(f"{f} names tag {tag!r} but {root / tag} is missing")
+    return tag
+
+
+def load(engine, root: str | Path, tag: str) -> dict:
+    """Load weights/optimizer/scheduler and this rank's client state (RNG restored)."""
+    root = Path(root)
+    path = root / tag / f"client_rank{dist.rank()}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} missing: checkpoint {tag} was written by a different number of ranks "
+                                "or is incomplete")
+    client = torch.load(path, weights_only=False)
+    if client["world"] != dist.world():
+        raise ValueError(f"checkpoint {root / tag} was written by {client['world']} ranks, this run has "
+                         f"{dist.world()}; resume with the same world size")
+    engine.load(root, tag)
+    set_rng_state(client.pop("rng"))
+    return client

@@ -1,0 +1,259 @@
+"""Engine setup: model construction (partitioned at load under ZeRO-3), client optimizer, warm-up + decay
+schedule, and the small engine interface the loop talks to:
+
+    forward(batch, example_weights, normaliser) -> loss     this micro-batch's share of the step loss
+    backward(loss)                                          grads of the exact step objective
+    step()                                                  called every micro-batch; updates at the boundary
+    grad_norm() -> float, lr() -> float                     of the last optimizer step
+    save(dir, tag), load(dir, tag)                          weights + optimizer + scheduler (all ranks)
+    head_params() -> context manager yielding (weight, bias) of the full LM head
+    state_dict_for_export() -> full state dict on rank 0 (None elsewhere)
+
+``PlainEngine`` is single-process torch (the reference in tests); ``DSEngine`` wraps ``deepspeed.initialize``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from pathlib import Path
+
+import torch
+
+from harness import dist
+from harness.models.label_rows import lm_head_of
+from harness.models.load import build_model, is_preset, pick_attn
+from harness.train.dsconfig import offloads_optimizer, precision, zero_stage
+from harness.train.loss import WeightedLoss
+
+
+def lr_factor(step: int, total_steps: int, warmup_ratio: float, schedule: str) -> float:
+    """Multiplier of the peak lr for optimizer step ``step`` (0-based): linear warm-up, then decay."""
+    if schedule not in ("cosine", "linear", "constant"):
+        raise ValueError(f"train.schedule must be cosine | linear | constant, got {schedule!r}")
+    warm = max(1, round(warmup_ratio * total_steps)) if warmup_ratio > 0 else 0
+    if step < warm:
+        return (step + 1) / warm
+    if schedule == "constant":
+        return 1.0
+    progress = (step - warm) / max(1, total_steps - warm)
+    progress = min(progress, 1.0)
+    return 0.5 * (1.0 + math.cos(math.pi * progress)) if schedule == "cosine" else 1.0 - progress
+
+
+def make_scheduler(optimizer, train_cfg, total_steps: int):
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, total_steps, train_cfg.warmup_ratio, train_cfg.schedule))
+
+
+def make_optimizer(params, train_cfg, *, offload: bool = False):
+    """Client optimizer: torch AdamW, bitsandbytes AdamW8bit, or DeepSpeedCPUAdam when ZeRO offloads it."""
+    kw = dict(lr=train_cfg.lr, weight_decay=train_cfg.weight_decay, betas=(0.9, 0.999), eps=1e-8)
+    if train_cfg.optimizer == "adamw8bit":
+        if offload:
+            raise ValueError("train.optimizer=adamw8bit cannot be used with offload_optimizer (bitsandbytes states "
+                             "live on the device); use adamw or drop the offload")
+        import bitsandbytes as bnb
+
+        return bnb.optim.AdamW8bit(params, **kw)
+    if train_cfg.optimizer != "adamw":
+        raise ValueError(f"train.optimizer must be adamw | adamw8bit, got {train_cfg.optimizer!r}")
+    if offload:
+        from deepspeed.ops.adam import DeepSpeedCPUAdam
+
+        return DeepSpeedCPUAdam(params, adamw_mode=True, **kw)
+    return torch.optim.AdamW(params, foreach=False, **kw)
+
+
+def construct_model(model_cfg, *, vocab_size: int, pad_id: int, eos_id: int, seed: int, device, ds: dict | None):
+    """Build the large model; under ZeRO-3 an ``HfDeepSpeedConfig`` is alive during construction so every
+    parameter is partitioned at load (HF init kept). Returns (model, keepalive) - hold ``keepalive``."""
+    keep = None
+    dtype = model_cfg.dtype
+    if ds is not None:
+        ds_dtype = precision(ds)
+        if dtype == "auto":
+            dtype = ds_dtype
+        elif {"fp32": "float32", "bf16": "bfloat16"}.get(dtype, dtype) != ds_dtype:
+            raise ValueError(f"model.dtype={model_cfg.dtype} disagrees with the DeepSpeed config's precision "
+                             f"({ds_dtype}); set model.dtype=auto or change the bf16/fp16 section")
+    attn = pick_attn(model_cfg.attn_impl, device)
+    kw = dict(vocab_size=vocab_size, dtype=dtype, device=device, attn_impl=attn, seed=seed, pad_id=pad_id,
+              eos_id=eos_id)
+    if ds is None or zero_stage(ds) != 3:
+        return build_model(model_cfg.large, **kw), None
+    from transformers.integrations import HfDeepSpeedConfig
+
+    # Random-init presets: zero.Init draws a different random stream than a plain build, so the seeded plain
+    # init is built first (presets are small test/benchmark models) and copied into the partitioned model;
+    # checkpoints load their weights partitioned, shard by shard, and never exist whole on one rank.
+    init = build_model(model_cfg.large, **kw).state_dict() if is_preset(model_cfg.large) else None
+    keep = HfDeepSpeedConfig(ds)
+    model = build_model(model_cfg.large, **kw)
+    if init is not None:
+        _copy_into_partitioned(model, init)
+    return model, keep
+
+
+def _copy_into_partitioned(model, state: dict) -> None:
+    import deepspeed
+
+    named = dict(model.named_parameters())
+    with deepspeed.zero.GatheredParameters(list(named.values()), modifier_rank=0):
+        if dist.rank() == 0:
+            with torch.no_grad():
+                for name, p in named.items():
+                    p.copy_(state[name])
+
+
+def _enable_checkpointing(model) -> None:
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+class PlainEngine:
+    """Single-process torch: the reference the DeepSpeed runs are compared with."""
+
+    def __init__(self, model, train_cfg, total_steps: int):
+        if dist.world() > 1:
+            raise RuntimeError("PlainEngine is single-process; use a DeepSpeed config for more ranks")
+        if train_cfg.activation_checkpointing:
+            _enable_checkpointing(model)
+        self.model = model
+        self.module = WeightedLoss(model, norm_mode=train_cfg.norm_mode, impl=train_cfg.loss_impl)
+        self.optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], train_cfg)
+        self.scheduler = make_scheduler(self.optimizer, train_cfg, total_steps)
+        self.gas, self.clip = train_cfg.grad_accum, train_cfg.grad_clip
+        self.micro, self._norm, self._lr = 0, 0.0, train_cfg.lr
+
+    def forward(self, batch, example_weights, normaliser):
+        self.module.train()
+        return self.module(batch, example_weights, normaliser)
+
+    def backward(self, loss):
+        loss.backward()
+
+    def step(self):
+        self.micro += 1
+        if self.micro % self.gas:
+            return
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if self.clip > 0:
+            self._norm = float(torch.nn.utils.clip_grad_norm_(params, self.clip))
+        else:
+            self._norm = float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])))
+        self._lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def grad_norm(self) -> float:
+        return self._norm
+
+    def lr(self) -> float:
+        return self._lr
+
+    def save(self, ckpt_dir: str | Path, tag: str) -> None:
+        path = Path(ckpt_dir) / tag
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(), "micro": self.micro}, path / "plain_state.pt")
+
+    def load(self, ckpt_dir: str | Path, tag: str) -> None:
+        state = torch.load(Path(ckpt_dir) / tag / "plain_state.pt", weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.micro = state["micro"]
+
+    @contextlib.contextmanager
+    def head_params(self):
+        head = lm_head_of(self.model)
+        yield head.weight, head.bias
+
+    def state_dict_for_export(self):
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+
+class DSEngine:
+    """``deepspeed.initialize`` around ``WeightedLoss`` with a client optimizer and scheduler."""
+
+    def __init__(self, model, train_cfg, total_steps: int, ds: dict, keepalive=None):
+        import deepspeed
+
+        self._keep = keepalive
+        self.ds_config = ds
+        self.zero3 = zero_stage(ds) == 3
+        if train_cfg.activation_checkpointing:
+            _enable_checkpointing(model)
+        self.model = model
+        self.module = WeightedLoss(model, norm_mode=train_cfg.norm_mode, impl=train_cfg.loss_impl, zero3=self.zero3)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = make_optimizer(params, train_cfg, offload=offloads_optimizer(ds))
+        sched = make_scheduler(opt, train_cfg, total_steps)
+        self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
+            model=self.module, optimizer=opt, lr_scheduler=sched, config=ds, dist_init_required=False)
+        self.scale = train_cfg.grad_accum * dist.world()
+        self._lr = train_cfg.lr
+
+    def forward(self, batch, example_weights, normaliser):
+        self.engine.train()
+        return self.engine(batch, example_weights, normaliser)
+
+    def backward(self, loss):
+        # engine.backward divides by GAS and ZeRO averages over ranks; undo both so grads are of the exact sum
+        self.engine.backward(loss * self.scale)
+
+    def step(self):
+        if self.engine.is_gradient_accumulation_boundary():
+            self._lr = self.scheduler.get_last_lr()[0]
+        self.engine.step()
+
+    def grad_norm(self) -> float:
+        norm = self.engine.get_global_grad_norm()
+        return float(norm) if norm is not None else float("nan")
+
+    def lr(self) -> float:
+        return self._lr
+
+    def save(self, ckpt_dir: str | Path, tag: str) -> None:
+        self.engine.save_checkpoint(str(ckpt_dir), tag=tag, save_latest=False)
+
+    def load(self, ckpt_dir: str | Path, tag: str) -> None:
+        path, _ = self.engine.load_checkpoint(str(ckpt_dir), tag=tag, load_optimizer_states=True,
+                                              load_lr_scheduler_states=True)
+        if path is None:
+            raise FileNotFoundError(f"DeepSpeed could not load checkpoint {ckpt_dir}/{tag}")
+
+    @contextlib.contextmanager
+    def head_params(self):
+        """The full LM head (weight, bias), gathered on every rank (collective: call on all ranks)."""
+        head = lm_head_of(self.model)
+        ps = [p for p in (head.weight, head.bias) if p is not None]
+        if not self.zero3:
+            yield head.weight, head.bias
+            return
+        import deepspeed
+
+        with deepspeed.zero.GatheredParameters(ps, modifier_rank=None):
+            yield head.weight, head.bias
+
+    def state_dict_for_export(self):
+        """Consolidated full state dict of the HF model on rank 0 (collective: call on all ranks)."""
+        if self.zero3:
+            sd = self.engine._zero3_consolidated_16bit_state_dict()
+        else:
+            sd = self.engine.module.state_dict()
+        if not dist.env_info().is_main or sd is None:
+            return None
+        return {k[len("model."):]: v for k, v in sd.items() if k.startswith("model.")}
+
+
+def dist_timeout_init(timeout_s: float | None = None):
+    """Process group + DeepSpeed's comm layer (gloo on CPU, NCCL on CUDA)."""
+    import datetime
+
+    import deepspeed
+
+    dist.init(timeout_s)
+    kw = {"timeout": datetime.timedelta(seconds=timeout_s)} if timeout_s else {}
+    deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo", **kw)
