@@ -126,7 +126,7 @@ class WeightedLinearCE(torch.autograd.Function):
         ce, g_h, g_w, g_b = chunk_loop(h, weight, bias, t, w if eager else None, chunk=chunk, row_pass=row_pass,
                                        need_hidden=need_h, need_weight=need_w, need_bias=need_b)
         per_row = ce * w
-        ctx.reduction, ctx.n, ctx.chunk, ctx.row_pass = reduction, n, chunk, row_pass
+        ctx.reduction, ctx.n, ctx.chunk, ctx.row_pass, ctx.consumed = reduction, n, chunk, row_pass, False
         ctx.dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
         if eager:
             ctx.save_for_backward(idx, g_h, g_w, g_b)
@@ -141,11 +141,16 @@ class WeightedLinearCE(torch.autograd.Function):
         h_dt, w_dt, b_dt = ctx.dtypes
         need_h, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]
         if ctx.reduction == "sum":
+            if ctx.consumed:
+                raise RuntimeError("weighted_linear_cross_entropy(reduction='sum') computed its gradients in the "
+                                   "forward and scaled them in place: its graph can be backpropagated once only")
+            ctx.consumed = True
             idx, g_h, g_w, g_b = ctx.saved_tensors
             g = grad_out.float()
+            # in place: a second [V, H] fp32 buffer would double the path's peak memory
             g_h = None if g_h is None else (g_h.float() * g).to(h_dt)
-            g_w = None if g_w is None else (g_w * g).to(w_dt)
-            g_b = None if g_b is None else (g_b * g).to(b_dt)
+            g_w = None if g_w is None else g_w.mul_(g).to(w_dt)
+            g_b = None if g_b is None else g_b.mul_(g).to(b_dt)
         else:
             idx, h, weight, bias, t, w = ctx.saved_tensors
             g = grad_out.float() if idx is None else grad_out.float().index_select(0, idx)

@@ -182,3 +182,12 @@ def test_auto_is_chunked_on_cpu_and_never_imports_triton():
             "print('triton' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_sum_graph_backpropagated_twice_is_a_clear_error():
+    hidden, weight, _, targets, row_w, _ = make_inputs(4, 8, 50, torch.float32, ignore_frac=0.0)
+    h = hidden.clone().requires_grad_()
+    loss = weighted_linear_cross_entropy(h, weight, targets, row_w, impl="chunked")
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="backpropagated once"):
+        loss.backward()

@@ -1,0 +1,172 @@
+"""Shared benchmark setup: environment stamp, median timing, peak memory, isolated workers, CSV rows.
+
+Every benchmark script (one per subject) uses these so rows in ``benchmarks/results/<subject>.csv`` are comparable:
+
+    env_stamp() -> dict           device, date (UTC), git revision, python/torch/triton/deepspeed/... versions
+    time_median(fn, warmup, repeats, device) -> (median_s, all_s)   wall time with CUDA sync when on GPU
+    PeakMemory(device)            context manager: .peak_bytes above the level at entry
+                                  CUDA: torch.cuda.max_memory_allocated after reset (allocator-exact).
+                                  CPU: ru_maxrss high-water mark minus the RSS at entry; only meaningful as the
+                                  *first* measurement in a fresh process (ru_maxrss never goes down), so run
+                                  each CPU provider through ``run_worker`` in its own subprocess.
+    run_worker(argv, timeout) -> dict   run ``python <argv>`` in a fresh process; parse its last stdout line (JSON)
+    append_rows(path, rows)       append dict rows to a CSV (header from the first row; new columns refused),
+                                  written to a temp file and renamed
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+VERSIONED = ("torch", "triton", "deepspeed", "transformers", "liger-kernel", "cut-cross-entropy")
+
+
+def device_name(device: str | torch.device) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def git_revision() -> str:
+    """Short HEAD hash, with ``+dirty`` when tracked files differ from it; ``unknown`` outside a checkout."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in VERSIONED:
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = ""
+    return out
+
+
+def env_stamp(device: str | torch.device) -> dict:
+    stamp = {"device": device_name(device), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "git": git_revision()}
+    stamp.update({f"v_{k}": v for k, v in versions().items()})
+    return stamp
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_median(fn, *, warmup: int = 1, repeats: int = 3, device: str | torch.device = "cpu"):
+    """Median wall seconds of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs."""
+    device = torch.device(device)
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _maxrss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+class PeakMemory:
+    """Peak bytes allocated inside the block above the level at entry (see module docstring for CPU caveat)."""
+
+    def __init__(self, device: str | torch.device):
+        self.device = torch.device(device)
+        self.peak_bytes = 0
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            _sync(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+        else:
+            self._base = _rss_bytes()
+            if _maxrss_bytes() > self._base + 64 * 2**20:
+                raise RuntimeError("CPU peak memory needs a fresh process: ru_maxrss is already "
+                                   f"{(_maxrss_bytes() - self._base) / 2**20:.0f} MiB above the current RSS")
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            _sync(self.device)
+            self.peak_bytes = torch.cuda.max_memory_allocated(self.device) - self._base
+        else:
+            self.peak_bytes = _maxrss_bytes() - self._base
+        return False
+
+
+def run_worker(argv: list[str], timeout: float = 1800) -> dict:
+    """Run ``sys.executable argv`` in a fresh process; return the JSON object on its last stdout line."""
+    proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {argv} failed (rc={proc.returncode}):\n{proc.stderr[-3000:]}")
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    if not lines:
+        raise RuntimeError(f"worker {argv} printed nothing; stderr:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def append_rows(path: str | Path, rows: list[dict]) -> None:
+    """Append rows to a CSV (creating it with a header). Columns must match an existing header exactly."""
+    if not rows:
+        return
+    path = Path(path)
+    fields = list(rows[0].keys())
+    old = path.read_text() if path.exists() else ""
+    if old:
+        header = next(csv.reader([old.splitlines()[0]]))
+        if header != fields:
+            raise ValueError(f"{path}: existing header {header} differs from the new rows' columns {fields}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        f.write(old)
+        writer = csv.DictWriter(f, fieldnames=fields)
+        if not old:
+            writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+    os.replace(tmp, path)
