@@ -6,7 +6,10 @@ import sys
 MODULES = [
     "harness", "harness.config", "harness.log", "harness.dist", "harness.constants",
     "harness.data.examples", "harness.data.labels", "harness.data.prompts", "harness.data.tokenize",
-    "harness.models.load", "harness.models.tokenizer", "harness.models.label_rows",
+    "harness.models.load", "harness.models.tokenizer", "harness.models.label_rows", "harness.manifest",
+    "harness.data.dataset", "harness.data.noise", "harness.data.synthetic", "harness.data.markers",
+    "harness.data.readers.semeval", "harness.data.readers.conll04", "harness.data.readers.jsonl",
+    "harness.kernels", "harness.kernels.normalize", "harness.eval", "harness.scoring.weights",
 ]
 
 
