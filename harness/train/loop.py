@@ -88,9 +88,10 @@ def _setup_tokenizer(cfg, splits, run_dir: Path):
 
 
 def train(cfg: RunConfig, ds_config: str | Path | None = None, *, resume: bool = False, splits=None,
-          dist_timeout_s: float | None = None, export: bool = True) -> dict:
+          dist_timeout_s: float | None = None, export: bool = True, on_step=None) -> dict:
     """Train the large model of ``cfg`` (plain torch when ``ds_config`` is None, else DeepSpeed). Returns a
-    summary: {"run_dir", "steps", "losses", "export_dir"}."""
+    summary: {"run_dir", "steps", "losses", "export_dir", "engine", "tokenizer"}. ``on_step(record)`` is
+    called on every rank after each step's checkpoint (tests use it to kill a run mid-way)."""
     from harness.train import engine as eng
 
     tc = cfg.train
@@ -191,6 +192,8 @@ def train(cfg: RunConfig, ds_config: str | Path | None = None, *, resume: bool =
                     next_state = (epoch + 1, 0) if end_epoch else (epoch, pos)
                     ckpt.save(engine, root, f"step{step}", {"epoch": next_state[0], "pos": next_state[1],
                                                             "step": step})
+                if on_step is not None:
+                    on_step(rec)
             epoch, pos = epoch + 1, 0
     export_dir = None
     if export:
