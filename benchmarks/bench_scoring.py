@@ -1,0 +1,165 @@
+"""Scoring throughput: this pass vs the seed's per-example loop, and 1 -> 2 processes.
+
+    python benchmarks/bench_scoring.py [--size 600] [--seed-examples 60] [--no-scaling]
+
+Same tiny models (large tiny-qwen2, small tiny-qwen2-small, reference tiny-qwen2-tied; vocab 1024), same
+synthetic training set, same machine, one run. Throughput = training examples scored under ALL THREE models per
+second (FLOPs are not the point here: both sides do the same transformer work per real token; the pass removes
+per-example overhead, padding waste by length-sorted token-budget batches, and the [tokens, vocab] logits).
+
+  seed_loop   faithful re-implementation of the seed notebooks: one example at a time, tokenise prompt + label,
+              three full forwards (one per model) materialising all logits, log_softmax, gather the label
+              tokens, sum. Timed on the first --seed-examples examples (it is slow), checked against the pass's scores.
+  pass        harness.scoring.score.run_scoring in this process (memmaps, manifest, flushes included).
+  torchrun_k  launch-free worker of this script under torchrun --nproc_per_node k, OMP_NUM_THREADS=1 per rank;
+              time from the barrier before run_scoring to the barrier after it.
+Rows append to benchmarks/results/scoring.csv with device, date, git revision and versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import RESULTS, append_rows, env_stamp, time_median  # noqa: E402
+from harness.config import DataConfig, ModelConfig, RunConfig, ScoringConfig  # noqa: E402
+from harness.data.dataset import load_splits  # noqa: E402
+from harness.models.load import build_model  # noqa: E402
+from harness.models.tokenizer import resolve_tokenizer  # noqa: E402
+
+MODELS = {"large": "tiny-qwen2", "small": "tiny-qwen2-small", "reference": "tiny-qwen2-tied"}
+
+
+def setup(n: int, work: Path):
+    cfg = RunConfig(run_dir=str(work), data=DataConfig(dataset="synthetic", synthetic_size=n),
+                    model=ModelConfig(**MODELS, dtype="float32"), scoring=ScoringConfig(tokens_per_batch=4096))
+    splits = load_splits(cfg.data)
+    texts = [splits.template.render(ex) for ex in splits.train] + list(splits.label_space.labels)
+    tok = resolve_tokenizer(cfg.model, texts, work / "tokenizer")
+    return cfg, splits, tok
+
+
+def seed_loop(models: dict, tok, template, examples) -> np.ndarray:
+    """The seed notebooks' scoring: per example, per model, a full forward and full log-softmax."""
+    out = np.zeros((len(models), len(examples)))
+    with torch.no_grad():
+        for i, ex in enumerate(examples):
+            prompt = tok(template.render(ex), add_special_tokens=False)["input_ids"]
+            label = tok(template.label_prefix + ex.train_label, add_special_tokens=False)["input_ids"]
+            label = label + [tok.eos_token_id]
+            ids = torch.tensor([prompt + label])
+            for m, model in enumerate(models.values()):
+                logits = model(input_ids=ids).logits[0]  # [T, V]
+                logp = torch.log_softmax(logits.float(), dim=-1)
+                pos = torch.arange(len(prompt) - 1, len(prompt) + len(label) - 1)
+                out[m, i] = float(logp[pos, torch.tensor(label)].sum())
+    return out
+
+
+def run_pass(cfg, splits, tok, work: Path) -> Path:
+    from harness.scoring.score import run_scoring
+
+    shutil.rmtree(work / "scores", ignore_errors=True)
+    return run_scoring(cfg, splits.train, splits.template, tok, work)
+
+
+def worker(n: int, work: Path) -> None:
+    """Under torchrun: time run_scoring between two barriers; rank 0 prints one JSON line."""
+    from harness import dist
+
+    dist.init()
+    cfg, splits, tok = setup(n, work) if dist.rank() == 0 else (None, None, None)
+    dist.barrier()
+    if tok is None:
+        cfg, splits, tok = setup(n, work)
+    if dist.rank() == 0:
+        shutil.rmtree(work / "scores", ignore_errors=True)
+    dist.barrier()
+    t0 = time.perf_counter()
+    from harness.scoring.score import run_scoring
+
+    run_scoring(cfg, splits.train, splits.template, tok, work)
+    dist.barrier()
+    dt = time.perf_counter() - t0
+    if dist.rank() == 0:
+        print(json.dumps({"seconds": dt, "n": len(splits.train), "world": dist.world()}))
+    dist.destroy()
+
+
+def torchrun(k: int, n: int, work: Path) -> dict:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu", "HF_HUB_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(k), "--master_port", str(port),
+           __file__, "--worker", "--size", str(n), "--work", str(work)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"torchrun k={k} failed:\n{proc.stderr[-3000:]}")
+    return json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=600, help="synthetic_size (training examples ~ 0.9 n)")
+    ap.add_argument("--seed-examples", type=int, default=60, help="examples the seed loop scores")
+    ap.add_argument("--no-scaling", action="store_true")
+    ap.add_argument("--worker", action="store_true")
+    ap.add_argument("--work", default="")
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args.size, Path(args.work))
+    work = Path(tempfile.mkdtemp(prefix="bench_scoring."))
+    cfg, splits, tok = setup(args.size, work)
+    n = len(splits.train)
+    t_pass, _ = time_median(lambda: run_pass(cfg, splits, tok, work), warmup=1, repeats=3)
+    models = {k: build_model(v, vocab_size=len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id).eval()
+              for k, v in MODELS.items()}
+    sub = splits.train[: args.seed_examples]
+    t_seed, _ = time_median(lambda: seed_loop(models, tok, splits.template, sub), warmup=1, repeats=3)
+    seed_scores = seed_loop(models, tok, splits.template, sub)
+    from harness.scoring.store import open_arrays
+
+    pass_scores = np.stack([np.asarray(open_arrays(work / "scores", k, n, "r").scores[: len(sub)]) for k in MODELS])
+    max_diff = float(np.abs(seed_scores - pass_scores).max())
+    if max_diff > 1e-3:
+        raise AssertionError(f"the pass and the seed loop disagree by {max_diff} nats")
+    stamp = env_stamp("cpu")
+    rows = []
+    rate_pass, rate_seed = n / t_pass, len(sub) / t_seed
+
+    def row(mode, examples, seconds, rate, note):
+        return {**stamp, "mode": mode, "examples": examples, "seconds": round(seconds, 4),
+                "examples_per_s": round(rate, 2), "speedup_vs_seed": round(rate / rate_seed, 2),
+                "threads": torch.get_num_threads() if mode in ("pass", "seed_loop") else 1, "note": note}
+
+    rows.append(row("seed_loop", len(sub), t_seed, rate_seed, "per example, 3 full forwards, full logits"))
+    rows.append(row("pass", n, t_pass, rate_pass, f"max |seed - pass| = {max_diff:.2e} nats"))
+    if not args.no_scaling:
+        for k in (1, 2):
+            r = torchrun(k, args.size, work / f"w{k}")
+            rows.append(row(f"torchrun_{k}", r["n"], r["seconds"], r["n"] / r["seconds"], "OMP_NUM_THREADS=1"))
+    append_rows(RESULTS / "scoring.csv", rows)
+    from harness.log import table
+
+    table("scoring throughput (3 models)", ["mode", "examples", "s", "ex/s", "x seed", "note"],
+          [[r["mode"], r["examples"], r["seconds"], r["examples_per_s"], r["speedup_vs_seed"], r["note"]]
+           for r in rows])
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
