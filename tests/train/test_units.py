@@ -1,0 +1,132 @@
+"""Single-process units: DS config checks, data order/split, schedule, the loss vs HF and float64, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from harness.config import TrainConfig, load_config
+from harness.data.dataset import load_splits
+from harness.data.prompts import get_template
+from harness.data.tokenize import collate, encode
+from harness.manifest import ManifestMismatch, write_manifest
+from harness.models.load import build_model
+from harness.models.tokenizer import train_tokenizer
+from harness.train.data import global_batches, rank_micro_batches
+from harness.train.dsconfig import DSConfigError, resolve_ds_config
+from harness.train.engine import lr_factor
+from harness.train.loop import train
+from harness.train.loss import WeightedLoss, batch_normaliser
+
+COMMON = ["data.synthetic_size=40", "data.max_train_examples=16", "train.epochs=1", "train.eval_split=",
+          "train.micro_batch=4"]
+
+
+def test_dsconfig_fills_and_rejects_disagreement():
+    tc = TrainConfig(micro_batch=2, grad_accum=3, grad_clip=1.0)
+    out = resolve_ds_config({"zero_optimization": {"stage": 3}}, tc, 4)
+    assert (out["train_micro_batch_size_per_gpu"], out["gradient_accumulation_steps"], out["train_batch_size"]) == (2, 3, 24)
+    with pytest.raises(DSConfigError, match="train_batch_size = 16 disagrees.*24"):
+        resolve_ds_config({"train_batch_size": 16}, tc, 4)
+    with pytest.raises(DSConfigError, match="gradient_accumulation_steps"):
+        resolve_ds_config({"gradient_accumulation_steps": 1}, tc, 4)
+    with pytest.raises(DSConfigError, match="auto"):
+        resolve_ds_config({"train_micro_batch_size_per_gpu": "auto"}, tc, 4)
+    with pytest.raises(DSConfigError, match="optimizer"):
+        resolve_ds_config({"optimizer": {"type": "AdamW"}}, tc, 1)
+
+
+def test_data_order_same_global_batches_at_any_world_size():
+    tok = train_tokenizer(["a b c d e f g h i j k"] * 4, vocab_size=300)
+    splits = load_splits(load_config(None, COMMON).data)
+    enc = encode(splits.train, tok, splits.template, "causal")
+    a = global_batches(enc, seed=3, epoch=1, global_batch=4)
+    assert a == global_batches(enc, seed=3, epoch=1, global_batch=4)
+    assert a != global_batches(enc, seed=3, epoch=2, global_batch=4)
+    assert sorted(i for b in a for i in b) == list(range(16))
+    for world, gas in ((1, 1), (2, 1), (1, 2), (2, 2), (4, 1)):
+        parts = [m for r in range(world) for m in rank_micro_batches(a[0], enc, rank=r, world=world, gas=gas)]
+        assert sorted(i for m in parts for i in m) == sorted(a[0])
+        assert all(len(m) == 4 // (world * gas) for m in parts)
+
+
+def test_lr_schedule_warmup_then_cosine_to_zero():
+    f = [lr_factor(s, 10, 0.2, "cosine") for s in range(10)]
+    assert f[0] == 0.5 and f[1] == 1.0 and f[2] == 1.0
+    assert all(x >= y for x, y in zip(f[1:], f[2:])) and f[-1] > 0
+    assert lr_factor(10, 10, 0.2, "linear") == 0.0
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    splits = load_splits(load_config(None, COMMON).data)
+    tpl = splits.template
+    tok = train_tokenizer([tpl.render(e) + " " + e.train_label for e in splits.train], vocab_size=400)
+    enc = encode(splits.train, tok, tpl, "causal")
+    model = build_model("tiny-qwen2", vocab_size=len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id)
+    return enc, model.double()
+
+
+@pytest.mark.parametrize("mode", ["token", "sequence", "example"])
+def test_loss_weights_one_matches_plain_objective_and_split_is_exact(tiny, mode):
+    enc, model = tiny
+    idx = list(range(6))
+    full = collate(enc, idx)
+    wl = WeightedLoss(model, norm_mode=mode, impl="reference")
+    z = batch_normaliser(full, "causal", mode)
+    model.zero_grad()
+    loss = wl(full, torch.ones(6), z)
+    loss.backward()
+    g_full = [p.grad.clone() for p in model.parameters()]
+    # plain objective from full logits in float64
+    logits = model(input_ids=full["input_ids"], attention_mask=full["attention_mask"]).logits[:, :-1]
+    tgt = full["labels"][:, 1:]
+    ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), tgt, reduction="none", ignore_index=-100)
+    n = (tgt != -100).sum(1)
+    want = {"token": ce.sum() / n.sum(), "sequence": ce.sum(1).mean(), "example": (ce.sum(1) / n).mean()}[mode]
+    torch.testing.assert_close(loss.double(), want.detach(), rtol=1e-6, atol=1e-8)
+    # split into micro-batches of 2 with the global normaliser: same loss and gradients
+    model.zero_grad()
+    total = 0.0
+    for part in ([0, 1], [2, 3], [4, 5]):
+        piece = wl(collate(enc, part), torch.ones(2), z)
+        piece.backward()
+        total += float(piece.detach())
+    assert total == pytest.approx(float(loss), rel=1e-6)
+    for a, b in zip(g_full, [p.grad for p in model.parameters()]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)  # the kernel computes in fp32
+
+
+def test_loss_rejects_partitioned_head_shape(tiny):
+    enc, model = tiny
+    wl = WeightedLoss(model, norm_mode="token", impl="reference")
+    wl.head_shape = (1, 1)  # what ZeRO-3 would record; the live weight differs -> clear error
+    with pytest.raises(RuntimeError, match="ZeRO-3 did not gather"):
+        wl(collate(enc, [0, 1]), torch.ones(2), 4.0)
+
+
+def test_plain_gas2_micro2_equals_micro4_and_zero_weight_examples(tmp_path):
+    a = train(load_config(None, COMMON + [f"run_dir={tmp_path / 'a'}"]), None, export=False)["losses"]
+    b = train(load_config(None, COMMON + [f"run_dir={tmp_path / 'b'}", "train.micro_batch=2", "train.grad_accum=2"]),
+              None, export=False)["losses"]
+    torch.testing.assert_close(torch.tensor(a), torch.tensor(b), rtol=1e-5, atol=1e-6)
+
+
+def test_bad_input_stops_before_first_step(tmp_path):
+    run = tmp_path / "run"
+    ds = tmp_path / "ds.json"
+    ds.write_text(json.dumps({"train_micro_batch_size_per_gpu": 8, "zero_optimization": {"stage": 3}}))
+    with pytest.raises(DSConfigError, match="train_micro_batch_size_per_gpu = 8 disagrees.*micro_batch = 4"):
+        train(load_config(None, COMMON + [f"run_dir={run}"]), ds)
+    with pytest.raises(FileNotFoundError, match="resume.*does not exist"):
+        train(load_config(None, COMMON + [f"run_dir={run}"]), None, resume=True)
+    w = tmp_path / "weights.f32"
+    np.ones(16, dtype=np.float32).tofile(w)
+    write_manifest(tmp_path / "weights.json", {"dataset_fingerprint": "another-dataset",
+                                               "template_hash": get_template("semeval").hash, "n_examples": 16})
+    with pytest.raises(ManifestMismatch, match="dataset_fingerprint"):
+        train(load_config(None, COMMON + [f"run_dir={run}", f"train.weights_file={w}"]), None)
+    with pytest.raises(FileNotFoundError, match="weights_file"):
+        train(load_config(None, COMMON + [f"run_dir={run}", f"train.weights_file={tmp_path / 'nope.f32'}"]), None)
+    assert not (run / "metrics.jsonl").exists()
