@@ -7,6 +7,7 @@
 Writes <run_dir>/score_config.json, <run_dir>/tokenizer (tiny presets), <run_dir>/<scoring.out_dir>/ (score
 memmaps + manifest; resumable: run the same command again after a crash) and <run_dir>/weights/ (weights.f32,
 weights.json, weights_stats.json) when every model the weight formula needs has been scored.
+Multi-node: every node writes rows of the same memmaps, so run_dir must be on a filesystem all nodes share.
 """
 
 from __future__ import annotations

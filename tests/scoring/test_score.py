@@ -152,3 +152,27 @@ def test_run_scoring_unknown_or_empty_role(tok, tmp_path):
                               scoring=ScoringConfig(models="reference"))
     with pytest.raises(ValueError, match="model.reference is empty"):
         run_scoring(cfg, make_examples(3), get_template("semeval"), tok, tmp_path)
+
+
+def test_imports_stay_light():
+    """weights is pure numpy (no torch); the pass pulls in neither deepspeed nor triton."""
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.scoring.weights as w; a = 'torch' in sys.modules\n"
+            "import harness.scoring.score\n"
+            "print(a, [m for m in ('deepspeed', 'triton') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False []"
+
+
+def test_launch_accepts_deepspeed_local_rank():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "launch" / "score.py"
+    spec = importlib.util.spec_from_file_location("launch_score", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    args = mod.parse_args(["--local_rank=1", "--set", "scoring.models=large", "--skip-weights"])
+    assert args.set == ["scoring.models=large"] and args.skip_weights
