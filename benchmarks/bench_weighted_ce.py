@@ -12,8 +12,10 @@ Shapes: V=151,936 (Qwen2), H in {896 (0.5B), 3584 (7B)}, N in {512, 2048, 8192} 
 ``--shapes N,H[,V];...`` or ``--quick`` (N=512, H=896). FLOPs per step: 6*N*V*H (logits, dL/dhidden, dL/dweight;
 the recompute variant does 8*N*V*H); reported as achieved TFLOP/s = 6*N*V*H / time.
 
-Measurement: warm-up (the first call, which is also the memory measurement) then the median of ``--repeats`` timed
-fwd+bwd calls; grads are reset to None before every call so each call allocates its own dL/dweight.
+Time: all providers of a shape share one process and its inputs and run **round-robin** (``--warmup`` untimed
+rounds, then ``--repeats`` timed rounds; the median per provider is reported), so load from other processes on a
+shared machine slows every provider alike. Grads are reset to None before every call, so each call allocates
+its own dL/dweight.
 Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` above the allocation after the inputs exist; on CPU each
 (provider, shape) runs in a **fresh subprocess** and the peak is ``ru_maxrss`` (the kernel's resident-set
 high-water mark) after the first fwd+bwd minus the RSS once the inputs are allocated (benchmarks/common.py). It
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -87,19 +90,44 @@ def available(name, device):
     return importlib.util.find_spec(mod) is not None
 
 
-def measure(spec: dict) -> dict:
-    """One (provider, shape): peak memory of the first call, then the median time. Runs in the worker on CPU."""
+def measure_memory(spec: dict) -> float:
+    """Peak MiB of one fwd+bwd of one provider (CPU: call this first thing in a fresh process)."""
     device = torch.device(spec["device"])
-    if spec.get("threads"):
-        torch.set_num_threads(spec["threads"])
-    dtype = getattr(torch, spec["dtype"])
-    hidden, weight, targets, row_w = make_inputs(spec["n"], spec["h"], spec["v"], dtype, device)
+    hidden, weight, targets, row_w = make_inputs(spec["n"], spec["h"], spec["v"], getattr(torch, spec["dtype"]),
+                                                 device)
     step = provider_fn(spec["provider"], hidden, weight, targets, row_w, spec.get("chunk_size"))
     with PeakMemory(device) as mem:
-        step()  # also the warm-up
-    med, times = time_median(step, warmup=spec["warmup"] - 1 if spec["warmup"] > 1 else 0,
-                             repeats=spec["repeats"], device=device)
-    return {"peak_mb": mem.peak_bytes / 2**20, "median_s": med, "times_s": times}
+        step()
+    return mem.peak_bytes / 2**20
+
+
+def measure_times(spec: dict) -> dict:
+    """Round-robin timing of all providers on the same inputs, so a busy machine slows them alike:
+    ``warmup`` untimed rounds, then ``repeats`` timed rounds; returns {provider: [seconds per round]}."""
+    device = torch.device(spec["device"])
+    hidden, weight, targets, row_w = make_inputs(spec["n"], spec["h"], spec["v"], getattr(torch, spec["dtype"]),
+                                                 device)
+    steps = {p: provider_fn(p, hidden, weight, targets, row_w, spec.get("chunk_size")) for p in spec["providers"]}
+    times = {p: [] for p in steps}
+    for _ in range(spec["warmup"]):
+        for step in steps.values():
+            step()
+    for _ in range(spec["repeats"]):
+        for p, step in steps.items():
+            times[p].append(time_median(step, warmup=0, repeats=1, device=device)[0])
+    return times
+
+
+def run_spec(spec: dict):
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    return measure_memory(spec) if spec["mode"] == "memory" else measure_times(spec)
+
+
+def _run(spec, device):
+    if device.type == "cpu":
+        return run_worker([__file__, "--worker", json.dumps(spec)])
+    return run_spec(spec)
 
 
 def parse_shapes(text: str):
@@ -120,7 +148,7 @@ def main(argv=None):
     ap.add_argument("--all", action="store_true", help="every CPU shape of the issue (N up to 8192, H up to 3584)")
     ap.add_argument("--quick", action="store_true", help="N=512, H=896 only, one timed repeat")
     ap.add_argument("--providers", default="naive,chunked,chunked_recompute,triton,liger,cce")
-    ap.add_argument("--warmup", type=int, default=1, help="untimed calls (the first is the memory measurement)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed round-robin rounds before timing")
     ap.add_argument("--repeats", type=int, default=3, help="timed calls; the median is reported")
     ap.add_argument("--threads", type=int, default=0, help="torch threads on CPU (0 = torch default)")
     ap.add_argument("--chunk-size", type=int, default=None, help="rows per chunk (default: the library's)")
@@ -128,7 +156,7 @@ def main(argv=None):
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print(json.dumps(measure(json.loads(args.worker))))
+        print(json.dumps(run_spec(json.loads(args.worker))))
         return
     device = torch.device(args.device)
     dtype = args.dtype or ("bfloat16" if device.type == "cuda" else "float32")
@@ -143,19 +171,24 @@ def main(argv=None):
     stamp = env_stamp(device)
     rows = []
     for n, h, v in shapes:
+        base = {"n": n, "h": h, "v": v, "dtype": dtype, "device": str(device), "threads": args.threads,
+                "chunk_size": args.chunk_size}
+        peaks = {}
+        for prov in providers:  # CPU: each provider's memory in its own fresh process
+            spec = {**base, "mode": "memory", "provider": prov}
+            peaks[prov] = _run(spec, device)
+        times = _run({**base, "mode": "times", "providers": providers, "warmup": args.warmup,
+                      "repeats": args.repeats}, device)
         for prov in providers:
-            spec = {"provider": prov, "n": n, "h": h, "v": v, "dtype": dtype, "device": str(device),
-                    "warmup": args.warmup, "repeats": args.repeats, "threads": args.threads,
-                    "chunk_size": args.chunk_size}
-            res = run_worker([__file__, "--worker", json.dumps(spec)]) if device.type == "cpu" else measure(spec)
+            med = statistics.median(times[prov])
             flops = (8 if prov == "chunked_recompute" else 6) * n * v * h
             row = {**stamp, "provider": prov, "weighted": prov not in ("liger", "cce"), "dtype": dtype, "N": n,
-                   "H": h, "V": v, "chunk_size": args.chunk_size or "", "threads": torch.get_num_threads()
-                   if not args.threads else args.threads, "median_s": round(res["median_s"], 4),
-                   "times_s": " ".join(f"{t:.3f}" for t in res["times_s"]), "peak_mb": round(res["peak_mb"], 1),
-                   "tflops": round(flops / res["median_s"] / 1e12, 4)}
+                   "H": h, "V": v, "chunk_size": args.chunk_size or "",
+                   "threads": args.threads or torch.get_num_threads(), "median_s": round(med, 4),
+                   "times_s": " ".join(f"{t:.3f}" for t in times[prov]), "peak_mb": round(peaks[prov], 1),
+                   "tflops": round(flops / med / 1e12, 4)}
             rows.append(row)
-            print(f"{prov:18s} N={n} H={h} V={v}: {row['median_s']:.3f} s  peak {row['peak_mb']:.0f} MiB", flush=True)
+            print(f"{prov:18s} N={n} H={h} V={v}: {med:.3f} s  peak {peaks[prov]:.0f} MiB", flush=True)
     append_rows(args.out, rows)
     _table(rows)
 

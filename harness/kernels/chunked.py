@@ -70,9 +70,15 @@ def chunk_loop(hidden, weight, bias, targets, scale, *, chunk: int, row_pass: Ro
     g_w = torch.zeros(weight.shape, device=weight.device, dtype=torch.float32) if grads and need_weight else None
     g_b = torch.zeros(vocab, device=weight.device, dtype=torch.float32) if grads and need_bias else None
     bias32 = bias.float() if bias is not None else None
+    # fp32: one reused logits buffer (a fresh 64 MiB block per chunk costs page faults on CPU)
+    buf = torch.empty(min(chunk, n), vocab, device=hidden.device, dtype=torch.float32) \
+        if hidden.dtype == torch.float32 and n else None
     for s in range(0, n, chunk):
         h_c = hidden[s:s + chunk]
-        logits = (h_c @ weight.T).float()  # input-dtype matmul; .float() is a no-op for fp32
+        if buf is not None:
+            logits = torch.mm(h_c, weight.T, out=buf[:h_c.shape[0]])
+        else:
+            logits = (h_c @ weight.T).float()  # input-dtype matmul (as plain torch would), fp32 after
         if bias32 is not None:
             logits += bias32
         ce[s:s + chunk] = row_pass(logits, targets[s:s + chunk], None if scale is None else scale[s:s + chunk])
