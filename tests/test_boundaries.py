@@ -10,6 +10,7 @@ MODULES = [
     "harness.data.dataset", "harness.data.noise", "harness.data.synthetic", "harness.data.markers",
     "harness.data.readers.semeval", "harness.data.readers.conll04", "harness.data.readers.jsonl",
     "harness.kernels", "harness.kernels.normalize", "harness.eval", "harness.scoring.weights",
+    "harness.scoring.score", "harness.train.dsconfig", "harness.train.data",
 ]
 
 
