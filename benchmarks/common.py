@@ -110,6 +110,13 @@ def _maxrss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
+def reset_cpu_peak() -> None:
+    """Reset this process's RSS high-water mark (VmHWM / ru_maxrss) to the current RSS (Linux >= 4.0), so a
+    ``PeakMemory("cpu")`` block can follow a set-up whose temporaries (e.g. building a large model) peaked higher."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
 class PeakMemory:
     """Peak bytes allocated inside the block above the level at entry (see module docstring for CPU caveat)."""
 

@@ -113,13 +113,15 @@ def _enable_checkpointing(model) -> None:
 class PlainEngine:
     """Single-process torch: the reference the DeepSpeed runs are compared with."""
 
+    loss_cls = WeightedLoss  # the loss module class (harness.train.baseline swaps in the full-logits baseline)
+
     def __init__(self, model, train_cfg, total_steps: int):
         if dist.world() > 1:
             raise RuntimeError("PlainEngine is single-process; use a DeepSpeed config for more ranks")
         if train_cfg.activation_checkpointing:
             _enable_checkpointing(model)
         self.model = model
-        self.module = WeightedLoss(model, norm_mode=train_cfg.norm_mode, impl=train_cfg.loss_impl)
+        self.module = self.loss_cls(model, norm_mode=train_cfg.norm_mode, impl=train_cfg.loss_impl)
         self.optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], train_cfg)
         self.scheduler = make_scheduler(self.optimizer, train_cfg, total_steps)
         self.gas, self.clip = train_cfg.grad_accum, train_cfg.grad_clip
@@ -177,6 +179,8 @@ class PlainEngine:
 class DSEngine:
     """``deepspeed.initialize`` around ``WeightedLoss`` with a client optimizer and scheduler."""
 
+    loss_cls = WeightedLoss  # the loss module class (harness.train.baseline swaps in the full-logits baseline)
+
     def __init__(self, model, train_cfg, total_steps: int, ds: dict, keepalive=None):
         import deepspeed
 
@@ -186,7 +190,8 @@ class DSEngine:
         if train_cfg.activation_checkpointing:
             _enable_checkpointing(model)
         self.model = model
-        self.module = WeightedLoss(model, norm_mode=train_cfg.norm_mode, impl=train_cfg.loss_impl, zero3=self.zero3)
+        self.module = self.loss_cls(model, norm_mode=train_cfg.norm_mode, impl=train_cfg.loss_impl,
+                                     zero3=self.zero3)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = make_optimizer(params, train_cfg, offload=offloads_optimizer(ds))
         sched = make_scheduler(opt, train_cfg, total_steps)
