@@ -96,15 +96,9 @@ def score_model(model, enc: Encoded, batches: list[list[int]], arrays: store.Mod
     with progress(f"score {name}", n_mine, unit="ex") as bar:
         for b in mine:
             sums, counts = score_batch(model, collate(enc, b), device)
-            idx = np.asarray(b, dtype=np.int64)
-            arrays.scores[idx] = sums.to(torch.float32).numpy()
-            arrays.ntok[idx] = counts.to(torch.int32).numpy()
-            arrays.scores.flush()
-            arrays.ntok.flush()
-            if hook and counter[0] >= hook[0] and hook[1] in (None, info_.rank):
-                os.kill(os.getpid(), signal.SIGKILL)
-            arrays.done[idx] = 1
-            arrays.done.flush()
+            die = hook is not None and counter[0] >= hook[0] and hook[1] in (None, info_.rank)
+            arrays.write(np.asarray(b, dtype=np.int64), sums.to(torch.float32).numpy(), counts.numpy(),
+                         before_done=(lambda: os.kill(os.getpid(), signal.SIGKILL)) if die else None)
             counter[0] += 1
             bar.advance(len(b))
     dt = time.perf_counter() - t0

@@ -37,12 +37,15 @@ class ModelArrays:
     ntok: np.memmap  # int32 [N]
     done: np.memmap  # uint8 [N]
 
-    def write(self, idx: np.ndarray, scores: np.ndarray, ntok: np.ndarray) -> None:
-        """Rows ``idx``: values first (flushed), done mark last (flushed)."""
+    def write(self, idx: np.ndarray, scores: np.ndarray, ntok: np.ndarray, before_done=None) -> None:
+        """Rows ``idx``: values first (flushed), done mark last (flushed). ``before_done``: test hook called
+        between the two (the kill -9 test dies there)."""
         self.scores[idx] = scores.astype(np.float32)
         self.ntok[idx] = ntok.astype(np.int32)
         self.scores.flush()
         self.ntok.flush()
+        if before_done is not None:
+            before_done()
         self.done[idx] = 1
         self.done.flush()
 

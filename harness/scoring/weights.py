@@ -143,9 +143,9 @@ def write_weights(scores_dir: str | Path, out_dir: str | Path, examples: list, t
 
     expected = {"dataset_fingerprint": fingerprint(examples), "template_hash": template_hash,
                 "n_examples": len(examples)}
-    roles = sorted(FORMULAS.get(cfg.formula, {}))
     if cfg.formula not in FORMULAS:
         raise ValueError(f"weights.formula must be one of {sorted(FORMULAS)}, got {cfg.formula!r}")
+    roles = sorted(FORMULAS[cfg.formula])
     smanifest, arrays = store.check_scores(scores_dir, expected=expected, names=roles)
     ids = [ex.id for ex in examples]
     if cfg.formula == "uniform":

@@ -39,10 +39,16 @@ def _score(ckpt, tok, run_dir, quantize):
     return np.array(store.open_arrays(sdir, "large", 16, "r").scores, dtype=np.float64)
 
 
-@pytest.mark.parametrize("quantize,bound", [("8bit", 0.05), ("4bit", 0.2)])
-def test_quantized_scores_move_a_little(checkpoint, tmp_path, quantize, bound):
+@pytest.fixture(scope="module")
+def fp32_scores(checkpoint, tmp_path_factory):
     ckpt, tok = checkpoint
-    ref = _score(ckpt, tok, tmp_path / "fp32", "")
+    return _score(ckpt, tok, tmp_path_factory.mktemp("fp32"), "")
+
+
+@pytest.mark.parametrize("quantize,bound", [("8bit", 0.05), ("4bit", 0.2)])
+def test_quantized_scores_move_a_little(checkpoint, fp32_scores, tmp_path, quantize, bound):
+    ckpt, tok = checkpoint
+    ref = fp32_scores
     got = _score(ckpt, tok, tmp_path / quantize, quantize)
     diff = np.abs(got - ref)
     print(f"{quantize}: |score diff| mean {diff.mean():.4f} max {diff.max():.4f} nats; "
