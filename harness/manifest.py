@@ -49,14 +49,19 @@ def write_manifest(path: str | Path, data: dict) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def read_manifest(path: str | Path) -> dict:
+def read_json(path: str | Path, what: str = "file", error: type[Exception] = ValueError) -> dict:
+    """Read a JSON file; a missing file or invalid JSON gets a message naming ``what``, the path and the line."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"manifest not found: {path}")
+        raise FileNotFoundError(f"{what} not found: {path}")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ManifestMismatch(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
+        raise error(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
+
+
+def read_manifest(path: str | Path) -> dict:
+    return read_json(path, "manifest", ManifestMismatch)
 
 
 def check_manifest(path: str | Path, expected: dict, what: str = "input") -> dict:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from harness.eval.evaluate import read_eval_json
+from harness.manifest import read_json
 
 
 def _read_config(run: Path) -> dict:
-    path = run / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run}: no config.json (RunConfig.dump) in this run directory")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
+    return read_json(run / "config.json", "config.json (RunConfig.dump) of this run directory")
 
 
 def run_row(run_dir: str | Path) -> dict:

@@ -13,7 +13,7 @@ from harness.data.prompts import Template, get_template
 from harness.eval.generate import generate_predict
 from harness.eval.metrics import compute_metrics
 from harness.eval.rank import rank_predict
-from harness.manifest import atomic_write_text
+from harness.manifest import atomic_write_text, read_json
 
 METHODS = ("rank", "generate")
 
@@ -70,13 +70,7 @@ def write_eval_json(path: str | Path, result: dict, **identity) -> dict:
 
 
 def read_eval_json(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"eval.json not found: {path}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
+    return read_json(path, "eval.json")
 
 
 def headline(result: dict) -> dict:
