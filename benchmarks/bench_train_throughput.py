@@ -11,11 +11,14 @@ are checked to agree (the run fails otherwise).
 Batches: ``micro_batch`` sequences of ``seq`` random token ids (no padding), the last ``labels`` positions being
 label tokens (RE-length: seq 100, 5 labels). Each step = forward + backward + optimizer step (AdamW, grad clip).
 Timing: ``--warmup`` untimed steps (the first allocates the optimizer state) then the median of ``--steps``
-timed steps. tokens/s = micro_batch x seq / median step time (per process).
+timed steps. On a plain engine (CPU) the reported ``step_s`` comes from an *interleaved* worker: one model and
+optimizer, the loss module alternating label_rows / baseline step by step, so both see the same load on a shared
+machine; ``step_s_isolated`` is the median of the provider's own fresh-process run (the memory run). On
+DeepSpeed (GPU) the isolated run is the timing. tokens/s = micro_batch x seq / step_s (per process).
 FLOPs per token (the model FLOP formula, loop.flops_per_token, identical for both providers):
     6 x N_matmul + 12 x layers x hidden x seq,  N_matmul = all parameters but the input embedding (+ it when tied)
 MFU = tokens/s x FLOPs/token / peak. Peak: on CUDA the dense bf16 figure of harness.train.loop.peak_flops; on CPU
-the fp32 matmul throughput measured in this run (median of 2048^3 torch.mm, 2 x 2048^3 FLOP each, the process's
+the fp32 matmul throughput measured in this run (best of 10 2048^3 torch.mm, 2 x 2048^3 FLOP each, the process's
 default threads), so CPU MFU says how close the step gets to what torch's GEMM achieves on this machine.
 Peak memory: CPU - every (model, provider) runs in a fresh subprocess; once the model is built the RSS high-water
 mark is reset (/proc/self/clear_refs) and the peak is ru_maxrss over the warm-up + timed steps minus that RSS (grads, AdamW state, activations,
@@ -81,8 +84,9 @@ def matmul_params(model) -> int:
     return sum(numel) - (0 if tied else n_emb)
 
 
-def cpu_matmul_peak(n: int = 2048, repeats: int = 5) -> float:
-    """Measured fp32 GEMM FLOP/s of this process (median of ``repeats`` n x n x n torch.mm after one warm-up)."""
+def cpu_matmul_peak(n: int = 2048, repeats: int = 10) -> float:
+    """Measured fp32 GEMM FLOP/s of this process: the best of ``repeats`` n x n x n torch.mm after one warm-up
+    (best, not median: a peak, and the least disturbed by other processes on a shared machine)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
     times = []
@@ -90,7 +94,7 @@ def cpu_matmul_peak(n: int = 2048, repeats: int = 5) -> float:
         t0 = time.perf_counter()
         torch.mm(a, b)
         times.append(time.perf_counter() - t0)
-    return 2.0 * n ** 3 / statistics.median(times)
+    return 2.0 * n ** 3 / min(times)
 
 
 def _engine(provider: str, model, tc, total: int, ds: dict | None, keep):
@@ -126,7 +130,10 @@ def measure(spec: dict) -> dict:
         eng.dist_timeout_init(600)
     mc = ModelConfig(large=spec["model"], dtype=spec["dtype"] if ds is None else "auto")
     model, keep = eng.construct_model(mc, vocab_size=TINY_VOCAB, pad_id=0, eos_id=1, seed=0, device=device, ds=ds)
-    engine = _engine(spec["provider"], model, tc, total, ds, keep)
+    interleaved = spec["provider"] == "interleaved"
+    if interleaved and ds is not None:
+        raise ValueError("interleaved timing swaps the loss module of a plain engine; DeepSpeed cases use isolated")
+    engine = _engine("label_rows" if interleaved else spec["provider"], model, tc, total, ds, keep)
     vocab = model.config.vocab_size
     batch = {k: v.to(device) for k, v in make_batch(spec["batch"], spec["seq"], spec["labels"], vocab).items()}
     z = batch_normaliser(batch, family_of(model.config), "token")
@@ -138,6 +145,19 @@ def measure(spec: dict) -> dict:
         engine.step()
         return float(loss.detach())  # .item() syncs CUDA
 
+    if interleaved:  # one model and optimizer; the loss module alternates step by step (same machine state)
+        from harness.train.baseline import BaselineLoss
+
+        modules = {"label_rows": engine.module, "baseline": BaselineLoss(model, norm_mode="token")}
+        by_prov = {p: [] for p in PROVIDERS}
+        for i in range(total):
+            for prov in PROVIDERS:
+                engine.module = modules[prov]
+                t0 = time.perf_counter()
+                step()
+                if i >= spec["warmup"]:
+                    by_prov[prov].append(time.perf_counter() - t0)
+        return {"times_s": by_prov}
     times, losses = [], []
     if device.type == "cpu":
         reset_cpu_peak()  # building the model peaked above its resident size
@@ -169,23 +189,28 @@ def run(cases, *, warmup: int, steps: int, device: torch.device, dtype: str, los
     from harness.train.loop import peak_flops
 
     peak = peak_flops() if device.type == "cuda" else cpu_matmul_peak()
-    peak_src = "tabulated bf16 dense" if device.type == "cuda" else "measured fp32 torch.mm 2048^3"
+    peak_src = "tabulated bf16 dense" if device.type == "cuda" else "measured fp32 torch.mm 2048^3, best of 10"
     stamp = env_stamp(device)
     rows = []
     for model, b, t, n_lab, ds in cases:
         got = {}
+        spec = {"model": model, "batch": b, "seq": t, "labels": n_lab, "ds": ds, "warmup": warmup, "steps": steps,
+                "dtype": dtype, "loss_impl": loss_impl}
+        # ZeRO-3 builds need a fresh process group each time, so every case runs in a worker on GPU too
+        inter = None if ds else run_worker([__file__, "--worker", json.dumps({**spec, "provider": "interleaved"})],
+                                           timeout=3600)["times_s"]
         for prov in PROVIDERS:
-            spec = {"model": model, "batch": b, "seq": t, "labels": n_lab, "ds": ds, "provider": prov,
-                    "warmup": warmup, "steps": steps, "dtype": dtype, "loss_impl": loss_impl}
-            # ZeRO-3 builds need a fresh process group each time, so every case runs in a worker on GPU too
-            res = run_worker([__file__, "--worker", json.dumps(spec)], timeout=3600)
+            res = run_worker([__file__, "--worker", json.dumps({**spec, "provider": prov})], timeout=3600)
             got[prov] = res
-            med = statistics.median(res["times_s"])
+            iso = statistics.median(res["times_s"])
+            timed = inter[prov] if inter else res["times_s"]
+            med = statistics.median(timed)
             tps = b * t / med
             rows.append({**stamp, "model": model, "provider": prov, "engine": Path(ds).stem if ds else "plain",
                          "dtype": res["dtype"], "loss_impl": loss_impl if prov == "label_rows" else "hf",
                          "micro_batch": b, "seq": t, "label_tokens": n_lab, "warmup": warmup, "steps": steps,
-                         "step_s": round(med, 4), "times_s": " ".join(f"{x:.3f}" for x in res["times_s"]),
+                         "timing": "interleaved" if inter else "isolated", "step_s": round(med, 4),
+                         "times_s": " ".join(f"{x:.3f}" for x in timed), "step_s_isolated": round(iso, 4),
                          "tokens_per_s": round(tps, 1), "flops_per_token": f"{res['flops_per_token']:.4e}",
                          "achieved_tflops": round(tps * res["flops_per_token"] / 1e12, 4),
                          "peak_tflops": round(peak / 1e12, 4) if peak else "", "peak_source": peak_src,

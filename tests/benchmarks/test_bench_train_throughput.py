@@ -65,5 +65,5 @@ def test_bench_train_throughput_tiny_rows(tmp_path):
         assert step > 0 and tps == pytest.approx(2 * 16 / step, rel=0.01)
         assert float(r["flops_per_token"]) > 0 and float(r["mfu"]) > 0
         assert float(r["peak_mem_mb"]) >= 0 and float(r["mem_base_mb"]) > 0
-        assert len(r["times_s"].split()) == 1
+        assert len(r["times_s"].split()) == 1 and r["timing"] == "interleaved" and float(r["step_s_isolated"]) > 0
     assert float(written[0]["first_loss"]) == pytest.approx(float(written[1]["first_loss"]), rel=1e-4)

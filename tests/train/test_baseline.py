@@ -74,7 +74,7 @@ def test_baseline_engine_swaps_only_the_loss():
             loss = e.forward(batch, w, z)
             e.backward(loss)
             e.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         assert losses[0] == pytest.approx(losses[1], rel=1e-5)
     for p, q in zip(m1.parameters(), m2.parameters()):
         torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
