@@ -41,10 +41,8 @@ def _check_shapes(hidden, weight, targets, row_weights):
             "register_external_parameter)")
     if hidden.dim() != 2 or weight.dim() != 2:
         raise ValueError(f"hidden must be [N, H] and weight [V, H]; got {tuple(hidden.shape)} and {tuple(weight.shape)}")
-    if weight.numel() == 0 or weight.shape[1] != hidden.shape[1]:
-        raise ValueError(
-            f"LM head weight has shape {tuple(weight.shape)} but hidden has H={hidden.shape[1]}: under ZeRO-3 a "
-            "0-element weight is a partitioned shard read outside the module's forward (gather it first)")
+    if weight.shape[1] != hidden.shape[1]:
+        raise ValueError(f"LM head weight has shape {tuple(weight.shape)} but hidden has H={hidden.shape[1]}")
     if targets.shape != (hidden.shape[0],) or row_weights.shape != (hidden.shape[0],):
         raise ValueError(f"targets and row_weights must be [N={hidden.shape[0]}]; got "
                          f"{tuple(targets.shape)} and {tuple(row_weights.shape)}")
