@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, PeakMemory, append_rows, env_stamp, run_worker  # noqa: E402
+from benchmarks.common import RESULTS, PeakMemory, _maxrss_bytes, append_rows, env_stamp, run_worker  # noqa: E402
 
 STAGES = ("scoring", "train")
 TOKENIZER_TEXTS = 200  # synthetic examples the (shared) tokenizer is trained on
@@ -86,7 +85,7 @@ def measure(stage: str, n: int, work: Path) -> dict:
             raise RuntimeError(f"{run_dir}/metrics.jsonl has {len(recs)} records for {steps} steps")
     else:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    maxrss = _maxrss_bytes() / 2**20
     return {"n_train": len(splits.train), "seconds": seconds, "epoch_s": epoch_s, "steps": steps,
             "peak_mb": mem.peak_bytes / 2**20, "maxrss_mb": maxrss}
 

@@ -22,7 +22,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -107,7 +106,16 @@ def _rss_bytes() -> int:
 
 
 def _maxrss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    """This process's RSS high-water mark: VmHWM from /proc/self/status, not ``getrusage().ru_maxrss``.
+
+    ru_maxrss survives execve: a worker forked from a large parent (pytest with models loaded) starts with the
+    parent's high-water mark, which hid every peak below it. VmHWM belongs to the process's own address space
+    and is reset by ``reset_cpu_peak``."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    raise RuntimeError("/proc/self/status has no VmHWM line (Linux only)")
 
 
 def reset_cpu_peak() -> None:
@@ -130,6 +138,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
         else:
+            reset_cpu_peak()  # drop import-time spikes: the mark restarts at the current RSS
             self._base = _rss_bytes()
             if _maxrss_bytes() > self._base + 64 * 2**20:
                 raise RuntimeError("CPU peak memory needs a fresh process: ru_maxrss is already "

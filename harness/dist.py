@@ -120,5 +120,9 @@ def shard_range(n: int, rank_: int, world_: int) -> range:
 
 
 def destroy() -> None:
+    """Barrier, then tear the group down: no rank closes its connections while another is still in a
+    collective (seen as an abort at exit under gloo)."""
     if is_initialized():
+        if world() > 1:
+            dist.barrier()
         dist.destroy_process_group()
