@@ -7,6 +7,7 @@ Works under torchrun (RANK/WORLD_SIZE/LOCAL_RANK env), the deepspeed launcher (s
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from dataclasses import dataclass
 
@@ -120,9 +121,14 @@ def shard_range(n: int, rank_: int, world_: int) -> range:
 
 
 def destroy() -> None:
-    """Barrier, then tear the group down: no rank closes its connections while another is still in a
-    collective (seen as an abort at exit under gloo)."""
+    """Collect garbage, barrier, then tear the group down.
+
+    Gloo work objects that outlive the group until interpreter finalization abort the process ("terminate
+    called without an active exception", seen at exit of 2-rank CPU runs): free cyclic garbage that may hold
+    them while the interpreter is alive, and let no rank close its connections while another is still in a
+    collective. Callers should drop their engine/model references before calling this."""
     if is_initialized():
+        gc.collect()
         if world() > 1:
             dist.barrier()
         dist.destroy_process_group()

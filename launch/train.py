@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     out = train(cfg, a.ds, resume=a.resume, dist_timeout_s=a.dist_timeout, export=not a.no_export)
     log.info(f"done: {out['steps']} steps, final loss {out['losses'][-1] if out['losses'] else float('nan'):.4f}, "
              f"run dir {out['run_dir']}")
+    del out  # drop the engine before the process group goes (see harness.dist.destroy)
     dist.destroy()
     return 0
 

@@ -40,4 +40,5 @@ if a.probe:
         torch.save(logits, a.probe)
 if dist.rank() == 0:
     Path(cfg.run_dir, "losses.json").write_text(json.dumps(out["losses"]))
+del out  # the engine must not live until interpreter finalization (see harness.dist.destroy)
 dist.destroy()
