@@ -5,6 +5,7 @@ Subjects (each its own script, each appending rows to benchmarks/results/<subjec
     weighted_ce       bench_weighted_ce.py       fused weighted linear CE vs naive torch (+ Triton/Liger on GPU)
     scoring           bench_scoring.py           scoring pass vs the seed-style per-example loop
     scaling           bench_scaling.py           scoring and one epoch at N and 2N examples
+    optimizer         bench_optimizer.py         bitsandbytes AdamW8bit vs AdamW: state memory, loss curve
 --quick (default): the smallest case of each (a few minutes on 2 CPU cores). --full: each script's defaults
 (on CPU this includes the Qwen2-0.5B-shape training step: ~8 GB of RAM and many minutes).
 Each script runs in its own process; the rows it appended are read back from its CSV for the summary table.
@@ -21,13 +22,15 @@ from pathlib import Path
 from benchmarks.common import RESULTS
 
 HERE = Path(__file__).resolve().parent
-SUBJECTS = ("train_throughput", "weighted_ce", "scoring", "scaling")
+SUBJECTS = ("train_throughput", "weighted_ce", "scoring", "scaling", "optimizer")
 SCRIPTS = {"train_throughput": "bench_train_throughput.py", "weighted_ce": "bench_weighted_ce.py",
-           "scoring": "bench_scoring.py", "scaling": "bench_scaling.py"}
+           "scoring": "bench_scoring.py", "scaling": "bench_scaling.py", "optimizer": "bench_optimizer.py"}
 QUICK_ARGS = {"train_throughput": ["--quick"], "weighted_ce": ["--quick"],
-              "scoring": ["--size", "200", "--seed-examples", "20", "--no-scaling"], "scaling": ["--size", "200"]}
-FULL_ARGS = {"train_throughput": [], "weighted_ce": [], "scoring": [], "scaling": []}
-HAS_OUT = ("train_throughput", "weighted_ce", "scaling")  # scripts taking --out (bench_scoring.py does not)
+              "scoring": ["--size", "200", "--seed-examples", "20", "--no-scaling"], "scaling": ["--size", "200"],
+              "optimizer": ["--examples", "64", "--epochs", "1"]}
+FULL_ARGS = {"train_throughput": [], "weighted_ce": [], "scoring": [], "scaling": [], "optimizer": []}
+# scripts taking --out (bench_scoring.py does not)
+HAS_OUT = ("train_throughput", "weighted_ce", "scaling", "optimizer")
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -52,6 +55,9 @@ def summary_row(subject: str, r: dict) -> list:
         secs = r["epoch_s"] or r["seconds"]
         return [subject, f"{r['examples']} examples", r["stage"], secs, f"time x{r['time_ratio']} vs N",
                 r["peak_mb"]]
+    if subject == "optimizer":
+        return [subject, f"{r['model']} {r['steps']} steps", r["optimizer"], "",
+                f"state x{r['state_ratio']}, max |dloss| {r['max_abs_loss_diff']}", ""]
     raise ValueError(f"unknown subject {subject!r}")
 
 
