@@ -157,3 +157,13 @@ def test_seq2seq_trains_exports_and_evaluates(tmp_path):
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     res = evaluate_model(model, tok, splits.test[:8], splits.label_space, splits.template, batch_examples=4)
     assert 0.0 <= res["macro_f1"] <= 1.0 and res["n_invalid"] == 0 and len(res["predictions"]) == 8
+
+
+def test_activation_checkpointing_gives_the_same_losses(tmp_path):
+    """Recomputing activations in backward changes memory, not the numbers."""
+    base = train(load_config(None, COMMON + [f"run_dir={tmp_path / 'a'}"]), None, export=False)["losses"]
+    ckpt = train(load_config(None, COMMON + [f"run_dir={tmp_path / 'b'}", "train.activation_checkpointing=true"]),
+                 None, export=False)
+    model = ckpt["engine"].model
+    assert getattr(model, "is_activation_checkpointing", None) or model.is_gradient_checkpointing
+    np.testing.assert_allclose(ckpt["losses"], base, rtol=1e-6, atol=1e-7)

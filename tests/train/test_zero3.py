@@ -47,9 +47,10 @@ def _env() -> dict:
     return env
 
 
-def _torchrun(run_dir: Path, sets: list[str], *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+def _torchrun(run_dir: Path, sets: list[str], *extra: str, check: bool = True,
+              ds: Path = CPU_DS) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_port()),
-           str(DRIVER), "--ds", str(CPU_DS), *[f"--set={s}" for s in COMMON + sets + [f"run_dir={run_dir}"]],
+           str(DRIVER), "--ds", str(ds), *[f"--set={s}" for s in COMMON + sets + [f"run_dir={run_dir}"]],
            *extra]
     out = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
     if check and out.returncode != 0:
@@ -188,3 +189,15 @@ def test_two_node_torchrun_agrees_with_one_node(runs):
     one = _metrics(runs["base"] / "ds_untied")
     torch.testing.assert_close(torch.tensor([two[s] for s in sorted(two)]),
                                torch.tensor([one[s] for s in sorted(one)]), rtol=1e-5, atol=1e-5)
+
+
+def test_zero2_losses_equal_plain_torch(runs, tmp_path):
+    """The same run under ZeRO stage 2 (the CPU test config with the stage changed)."""
+    ds = json.loads(CPU_DS.read_text())
+    ds["zero_optimization"] = {"stage": 2, "contiguous_gradients": True, "overlap_comm": False}
+    path = tmp_path / "zero2.json"
+    path.write_text(json.dumps(ds))
+    _torchrun(tmp_path / "ds_zero2", ["train.micro_batch=2"], ds=path)
+    plain = runs["plain_untied"]["losses"]
+    got = _metrics(tmp_path / "ds_zero2")
+    np.testing.assert_allclose([got[s] for s in sorted(got)], plain, rtol=1e-5, atol=1e-6)
