@@ -84,19 +84,6 @@ def matmul_params(model) -> int:
     return sum(numel) - (0 if tied else n_emb)
 
 
-def cpu_matmul_peak(n: int = 2048, repeats: int = 10) -> float:
-    """Measured fp32 GEMM FLOP/s of this process: the best of ``repeats`` n x n x n torch.mm after one warm-up
-    (best, not median: a peak, and the least disturbed by other processes on a shared machine)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        times.append(time.perf_counter() - t0)
-    return 2.0 * n ** 3 / min(times)
-
-
 def _engine(provider: str, model, tc, total: int, ds: dict | None, keep):
     from harness.train.baseline import BaselineDSEngine, BaselinePlainEngine
     from harness.train.engine import DSEngine, PlainEngine
@@ -186,7 +173,7 @@ def parse_cases(text: str) -> list[tuple]:
 def run(cases, *, warmup: int, steps: int, device: torch.device, dtype: str, loss_impl: str, out: Path) -> list:
     if steps < 1 or warmup < 0:
         raise ValueError(f"need --steps >= 1 and --warmup >= 0, got {steps}, {warmup}")
-    from harness.train.loop import peak_flops
+    from harness.train.loop import cpu_matmul_peak, peak_flops
 
     peak = peak_flops() if device.type == "cuda" else cpu_matmul_peak()
     peak_src = "tabulated bf16 dense" if device.type == "cuda" else "measured fp32 torch.mm 2048^3, best of 10"

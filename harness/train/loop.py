@@ -9,12 +9,13 @@ metrics.jsonl keys (fixed): step, epoch, loss, grad_norm, lr, tokens_per_s (non-
 process), mfu, peak_mem_gb, step_time_s. MFU = tokens_per_s x flops_per_token / peak, with
 flops_per_token = 6 x (matmul parameters: all but the input embedding) + 12 x layers x hidden x seq (attention,
 seq = the step's mean padded row length); peak from ``PEAK_FLOPS`` by device name (dense bf16 tensor-core
-figures), or $HARNESS_PEAK_FLOPS; null on CPU, where no peak is tabulated. peak_mem_gb: CUDA max allocated,
-else the process's peak RSS.
+figures), or $HARNESS_PEAK_FLOPS; on CPU the fp32 GEMM throughput measured once at start (see ``peak_flops``);
+null for a GPU missing from the table. peak_mem_gb: CUDA max allocated, else the process's peak RSS.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
@@ -44,11 +45,28 @@ PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "A10G": 125e12, "L
               "V100": 125e12}
 
 
+def cpu_matmul_peak(n: int = 2048, repeats: int = 10) -> float:
+    """Measured fp32 GEMM FLOP/s of this process: the best of ``repeats`` n x n x n torch.mm after one warm-up
+    (best, not median: a peak, and the least disturbed by other processes on a shared machine)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - t0)
+    return 2.0 * n ** 3 / min(times)
+
+
+@functools.cache
 def peak_flops() -> float | None:
+    """The MFU denominator: $HARNESS_PEAK_FLOPS if set; on CUDA the tabulated dense bf16 peak of the device
+    (None for an unknown GPU); on CPU the fp32 GEMM throughput measured once here (1024^3, best of 5, ~0.1 s),
+    so CPU MFU is relative to what torch's GEMM reaches on this machine, not to a datasheet figure."""
     if os.environ.get("HARNESS_PEAK_FLOPS"):
         return float(os.environ["HARNESS_PEAK_FLOPS"])
     if not torch.cuda.is_available():
-        return None
+        return cpu_matmul_peak(1024, 5)
     name = torch.cuda.get_device_name()
     return next((v for k, v in PEAK_FLOPS.items() if k in name), None)
 
