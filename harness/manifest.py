@@ -60,6 +60,22 @@ def read_json(path: str | Path, what: str = "file", error: type[Exception] = Val
         raise error(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
 
 
+def iter_jsonl(path: str | Path, what: str = "JSONL file"):
+    """Yield ``(line number, object)`` for every non-blank line; a missing file or a line that is not JSON gets
+    a message naming ``what`` / ``file:line``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+
+
 def read_manifest(path: str | Path) -> dict:
     return read_json(path, "manifest", ManifestMismatch)
 

@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.manifest import iter_jsonl
+
 HEAD_OPEN, HEAD_CLOSE, TAIL_OPEN, TAIL_CLOSE = "<e1>", "</e1>", "<e2>", "</e2>"
 
 
@@ -65,11 +67,9 @@ def write_jsonl(examples: list[Example], path: str | Path) -> None:
 def read_examples_jsonl(path: str | Path) -> list[Example]:
     """Read what ``write_jsonl`` wrote (the harness's own format; user data goes through readers.jsonl)."""
     out = []
-    with Path(path).open() as f:
-        for i, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    out.append(Example.from_json(json.loads(line)))
-                except (json.JSONDecodeError, TypeError, KeyError) as e:
-                    raise ValueError(f"{path}:{i}: not an example record ({e})") from e
+    for i, rec in iter_jsonl(path, "examples file"):
+        try:
+            out.append(Example.from_json(rec))
+        except (TypeError, KeyError) as e:
+            raise ValueError(f"{path}:{i}: not an example record ({e})") from e
     return out

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 
 from harness.data.examples import Example
 from harness.data.labels import LabelSpace
+from harness.manifest import iter_jsonl
 
 
 def _with_weak(ex: Example, weak: str) -> Example:
@@ -65,16 +65,10 @@ def _read_weak_rows(path: Path) -> list[tuple[int, dict]]:
                                  f"got {reader.fieldnames}")
             rows = [(reader.line_num, row) for row in reader]
     elif path.suffix.lower() in (".jsonl", ".json"):
-        with path.open(encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-                    if not isinstance(rec, dict):
-                        raise ValueError(f"{path}:{lineno}: expected an object with id and label")
-                    rows.append((lineno, rec))
+        for lineno, rec in iter_jsonl(path, "weak-label file"):
+            if not isinstance(rec, dict):
+                raise ValueError(f"{path}:{lineno}: expected an object with id and label")
+            rows.append((lineno, rec))
     else:
         raise ValueError(f"{path}: weak-label file must end in .csv or .jsonl")
     if not rows:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -10,7 +9,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+
+from harness.manifest import iter_jsonl  # noqa: E402
 
 EVALS_KEYS = ("step", "split", "macro_f1", "train_loss")
 
@@ -20,16 +21,8 @@ def read_evals_jsonl(path: str | Path) -> list[dict]:
     path = Path(path)
     if path.is_dir():
         path = path / "evals.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"evals.jsonl not found: {path}")
     out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from e
+    for n, rec in iter_jsonl(path, "evals.jsonl"):
         missing = [k for k in EVALS_KEYS if k not in rec]
         if missing:
             raise ValueError(f"{path}:{n}: missing field(s) {missing}; each line needs {list(EVALS_KEYS)}")

@@ -9,12 +9,12 @@ Blank lines are skipped. Labels are checked against ``space`` when one is given.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from harness.data.examples import Example
 from harness.data.labels import LabelSpace
 from harness.data.markers import insert_markers, parse_marked
+from harness.manifest import iter_jsonl
 
 SPLITS = ("train", "dev", "test")
 
@@ -57,29 +57,20 @@ def _record_example(rec: dict, default_id: str, default_split: str) -> Example:
 def read_jsonl(path: str | Path, split: str = "train", space: LabelSpace | None = None) -> list[Example]:
     """All records of one JSONL file, in file order; errors name ``file:line``."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"JSONL file not found: {path}")
     out: list[Example] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
-            try:
-                ex = _record_example(rec, f"{path.stem}:{lineno}", split)
-            except ValueError as e:
-                raise ValueError(f"{path}:{lineno}: {e}") from None
-            if space is not None and ex.label not in space:
-                raise ValueError(f"{path}:{lineno}: unknown label {ex.label!r}; expected one of {space.labels} "
-                                 f"(label space {space.name})")
-            if ex.id in seen:
-                raise ValueError(f"{path}:{lineno}: duplicate id {ex.id!r} (first on line {seen[ex.id]})")
-            seen[ex.id] = lineno
-            out.append(ex)
+    for lineno, rec in iter_jsonl(path):
+        try:
+            ex = _record_example(rec, f"{path.stem}:{lineno}", split)
+        except ValueError as e:
+            raise ValueError(f"{path}:{lineno}: {e}") from None
+        if space is not None and ex.label not in space:
+            raise ValueError(f"{path}:{lineno}: unknown label {ex.label!r}; expected one of {space.labels} "
+                             f"(label space {space.name})")
+        if ex.id in seen:
+            raise ValueError(f"{path}:{lineno}: duplicate id {ex.id!r} (first on line {seen[ex.id]})")
+        seen[ex.id] = lineno
+        out.append(ex)
     if not out:
         raise ValueError(f"{path}: empty file; expected one JSON object per line with text and label")
     return out
