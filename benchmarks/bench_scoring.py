@@ -47,7 +47,7 @@ from benchmarks.common import RESULTS, append_rows, env_stamp, time_median  # no
 from harness.config import DataConfig, ModelConfig, RunConfig, ScoringConfig  # noqa: E402
 from harness.data.dataset import load_splits  # noqa: E402
 from harness.models.load import build_model  # noqa: E402
-from harness.models.tokenizer import resolve_tokenizer  # noqa: E402
+from harness.models.tokenizer import run_tokenizer  # noqa: E402
 
 MODELS = {"large": "tiny-qwen2", "small": "tiny-qwen2-small", "reference": "tiny-qwen2-tied"}
 
@@ -56,8 +56,7 @@ def setup(n: int, work: Path):
     cfg = RunConfig(run_dir=str(work), data=DataConfig(dataset="synthetic", synthetic_size=n),
                     model=ModelConfig(**MODELS, dtype="float32"), scoring=ScoringConfig(tokens_per_batch=4096))
     splits = load_splits(cfg.data)
-    texts = [splits.template.render(ex) for ex in splits.train] + list(splits.label_space.labels)
-    tok = resolve_tokenizer(cfg.model, texts, work / "tokenizer")
+    tok = run_tokenizer(cfg.model, splits, work / "tokenizer")
     return cfg, splits, tok
 
 

@@ -134,12 +134,10 @@ def main(argv=None) -> int:
     # One tokenizer for every model of the experiment (presets: trained here, deterministic).
     from harness.config import load_config
     from harness.data.dataset import load_splits
-    from harness.models.tokenizer import resolve_tokenizer
+    from harness.models.tokenizer import run_tokenizer
 
     cfg = load_config(None, sets)
-    splits = load_splits(cfg.data)
-    texts = [splits.template.render(ex) for ex in splits.train] + list(splits.label_space.labels)
-    resolve_tokenizer(cfg.model, texts, root / "tokenizer")
+    run_tokenizer(cfg.model, load_splits(cfg.data), root / "tokenizer")
     if not a.large:
         sets.append(f"model.tokenizer={root / 'tokenizer'}")
     train_cmd = launcher(a.nproc) + ["launch/train.py", "--ds", ds]

@@ -18,7 +18,7 @@ from pathlib import Path
 from harness import dist
 from harness.config import load_config
 from harness.log import info
-from harness.models.tokenizer import resolve_tokenizer
+from harness.models.tokenizer import run_tokenizer
 from harness.scoring import weights as W
 from harness.scoring.score import role_names, run_scoring
 
@@ -44,13 +44,7 @@ def main(argv=None) -> int:
 
     splits = load_splits(cfg.data)
     train, template = splits.train, splits.template
-    texts = [template.render(ex) for ex in train] + list(splits.label_space.labels)
-    tok = None
-    if dist.rank() == 0:  # trained once (tiny presets), the others load it
-        tok = resolve_tokenizer(cfg.model, texts, run_dir / "tokenizer")
-    dist.barrier()
-    if tok is None:
-        tok = resolve_tokenizer(cfg.model, texts, run_dir / "tokenizer")
+    tok = run_tokenizer(cfg.model, splits, run_dir / "tokenizer")
     scores_dir = run_scoring(cfg, train, template, tok, run_dir)
     needed = set(W.FORMULAS.get(cfg.weights.formula, {}))
     if dist.rank() == 0 and not args.skip_weights:

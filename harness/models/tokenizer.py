@@ -75,3 +75,19 @@ def resolve_tokenizer(model_cfg, texts: list[str], cache_dir: str | Path, *, voc
     tok = train_tokenizer(texts, vocab_size)
     save_tokenizer(tok, cache_dir)
     return load_tokenizer(cache_dir)
+
+
+def tokenizer_texts(splits) -> list[str]:
+    """The corpus a preset run's tokenizer is trained on: the rendered training prompts, then the label names."""
+    return [splits.template.render(ex) for ex in splits.train] + list(splits.label_space.labels)
+
+
+def run_tokenizer(model_cfg, splits, cache_dir: str | Path):
+    """``resolve_tokenizer`` for a (possibly distributed) stage: rank 0 trains or loads it first, the other
+    ranks load what rank 0 saved, so every stage and rank of a run shares one tokenizer."""
+    from harness import dist
+
+    texts = tokenizer_texts(splits)
+    tok = resolve_tokenizer(model_cfg, texts, cache_dir) if dist.rank() == 0 else None
+    dist.barrier()
+    return tok if tok is not None else resolve_tokenizer(model_cfg, texts, cache_dir)

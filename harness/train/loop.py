@@ -29,7 +29,7 @@ from harness.config import RunConfig
 from harness.data.prompts import get_template
 from harness.data.tokenize import collate, encode
 from harness.models.load import family_of, resolve_config
-from harness.models.tokenizer import resolve_tokenizer
+from harness.models.tokenizer import run_tokenizer
 from harness.train import checkpoint as ckpt
 from harness.train.data import (
     dropped,
@@ -93,18 +93,6 @@ def _load_splits(cfg):
     return load_splits(cfg.data)
 
 
-def _setup_tokenizer(cfg, splits, run_dir: Path):
-    t = splits.template
-    texts = [t.render(ex) + t.label_prefix + ex.train_label for ex in splits.train]
-    tok = None
-    if dist.rank() == 0:
-        tok = resolve_tokenizer(cfg.model, texts, run_dir / "tokenizer")
-    dist.barrier()
-    if tok is None:
-        tok = resolve_tokenizer(cfg.model, texts, run_dir / "tokenizer")
-    return tok
-
-
 def train(cfg: RunConfig, ds_config: str | Path | None = None, *, resume: bool = False, splits=None,
           dist_timeout_s: float | None = None, export: bool = True, on_step=None) -> dict:
     """Train the large model of ``cfg`` (plain torch when ``ds_config`` is None, else DeepSpeed). Returns a
@@ -138,7 +126,7 @@ def train(cfg: RunConfig, ds_config: str | Path | None = None, *, resume: bool =
         cfg.dump(run_dir / "config.json")
         if ds is not None:
             (run_dir / "ds_config.json").write_text(json.dumps(ds, indent=2, sort_keys=True) + "\n")
-    tok = _setup_tokenizer(cfg, splits, run_dir)
+    tok = run_tokenizer(cfg.model, splits, run_dir / "tokenizer")
     mcfg = resolve_config(cfg.model.large, len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id)
     family = family_of(mcfg)
     enc = encode(splits.train, tok, template, family, decoder_start_id=getattr(mcfg, "decoder_start_token_id", None))
