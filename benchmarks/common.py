@@ -10,7 +10,7 @@ Every benchmark script (one per subject) uses these so rows in ``benchmarks/resu
                                   *first* measurement in a fresh process (ru_maxrss never goes down), so run
                                   each CPU provider through ``run_worker`` in its own subprocess.
     run_worker(argv, timeout) -> dict   run ``python <argv>`` in a fresh process; parse its last stdout line (JSON)
-    append_rows(path, rows)       append dict rows to a CSV (header from the first row; new columns refused),
+    append_rows(path, rows)       append dict rows to a CSV (new columns widen the header, atomically),
                                   written to a temp file and renamed
 """
 
@@ -166,23 +166,30 @@ def run_worker(argv: list[str], timeout: float = 1800) -> dict:
 
 
 def append_rows(path: str | Path, rows: list[dict]) -> None:
-    """Append rows to a CSV (creating it with a header). Columns must match an existing header exactly."""
+    """Append rows to a CSV (creating it with a header), atomically (temporary file, then rename). When the rows
+    bring columns the file lacks (a benchmark gained a column), the file is rewritten with the union of the
+    columns - old ones first, in their order - and the cells a row does not have are left empty."""
     if not rows:
         return
     path = Path(path)
-    fields = list(rows[0].keys())
-    old = path.read_text() if path.exists() else ""
-    if old:
-        header = next(csv.reader([old.splitlines()[0]]))
-        if header != fields:
-            raise ValueError(f"{path}: existing header {header} differs from the new rows' columns {fields}")
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    old_rows: list[dict] = []
+    header: list[str] = []
+    if path.exists() and path.stat().st_size:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            header = list(reader.fieldnames or [])
+            old_rows = list(reader)
+    columns = header + [c for c in fields if c not in header]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        f.write(old)
-        writer = csv.DictWriter(f, fieldnames=fields)
-        if not old:
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, restval="")
             writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
-    os.replace(tmp, path)
+            writer.writerows(old_rows)
+            writer.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

