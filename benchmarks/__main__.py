@@ -29,8 +29,6 @@ QUICK_ARGS = {"train_throughput": ["--quick"], "weighted_ce": ["--quick"],
               "scoring": ["--size", "200", "--seed-examples", "20", "--no-scaling"], "scaling": ["--size", "200"],
               "optimizer": ["--examples", "64", "--epochs", "1"]}
 FULL_ARGS = {"train_throughput": [], "weighted_ce": [], "scoring": [], "scaling": [], "optimizer": []}
-# scripts taking --out (bench_scoring.py does not)
-HAS_OUT = ("train_throughput", "weighted_ce", "scaling", "optimizer")
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -64,8 +62,7 @@ def summary_row(subject: str, r: dict) -> list:
 def run_subject(subject: str, extra: list[str], out: Path) -> list[dict]:
     before = len(read_rows(out))
     cmd = [sys.executable, str(HERE / SCRIPTS[subject]), *extra]
-    if subject in HAS_OUT:
-        cmd += ["--out", str(out)]
+    cmd += ["--out", str(out)]
     print(f"== {subject}: {' '.join(cmd[1:])}", flush=True)
     proc = subprocess.run(cmd)
     if proc.returncode != 0:
@@ -82,16 +79,13 @@ def main(argv=None) -> list[list]:
     mode.add_argument("--quick", action="store_true", help="smallest case of each subject (default)")
     mode.add_argument("--full", action="store_true", help="each script's default cases")
     ap.add_argument("--only", default=",".join(SUBJECTS), help=f"comma list of {SUBJECTS}")
-    ap.add_argument("--results-dir", default=str(RESULTS), help="where the CSVs go (scoring always uses the default)")
+    ap.add_argument("--results-dir", default=str(RESULTS), help="where the CSVs go")
     args = ap.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(chosen) - set(SUBJECTS))
     if unknown:
         raise SystemExit(f"--only: unknown subject(s) {unknown}; known: {list(SUBJECTS)}")
     results = Path(args.results_dir)
-    if "scoring" in chosen and results.resolve() != RESULTS.resolve():
-        raise SystemExit("--results-dir: bench_scoring.py always writes benchmarks/results/scoring.csv; "
-                         "leave scoring out (--only) or use the default results folder")
     table_rows = []
     for subject in chosen:
         extra = FULL_ARGS[subject] if args.full else QUICK_ARGS[subject]

@@ -24,3 +24,21 @@ def test_boundaries_no_deepspeed_or_triton_on_import():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"imported: {out.stdout.strip()}"
+
+
+def test_heavy_imports_live_in_one_place():
+    """deepspeed only in harness/train/ds.py, triton only in harness/kernels/, torch.distributed only in
+    harness/dist.py (static scan of the source, comments and docstrings included)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "harness"
+    rules = [(re.compile(r"^\s*(import|from)\s+deepspeed\b", re.M), lambda p: p == "train/ds.py"),
+             (re.compile(r"^\s*(import|from)\s+triton\b", re.M), lambda p: p.startswith("kernels/")),
+             (re.compile(r"torch\.distributed|from\s+torch\s+import\s+distributed"), lambda p: p == "dist.py")]
+    bad = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        text = path.read_text()
+        bad += [f"{rel}: {rx.pattern}" for rx, allowed in rules if rx.search(text) and not allowed(rel)]
+    assert not bad, bad

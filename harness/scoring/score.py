@@ -160,12 +160,15 @@ def run_scoring(cfg, examples: list[Example], template: Template, tokenizer, run
         store.prepare(scores_dir, header, idents, extra={"git_revision": git_revision()})
     dist.barrier()
     counter = [0]
+    encoded: dict[tuple, tuple[Encoded, list[list[int]]]] = {}  # models of one family share tokens and batches
     for s in specs:
         config = configs[s.name]
         family = family_of(config)
-        enc = encode(examples, tokenizer, template, family,
-                     decoder_start_id=getattr(config, "decoder_start_token_id", None))
-        batches = plan_batches(enc, cfg.scoring.tokens_per_batch)
+        key = (family, getattr(config, "decoder_start_token_id", None))
+        if key not in encoded:
+            enc = encode(examples, tokenizer, template, family, decoder_start_id=key[1])
+            encoded[key] = enc, plan_batches(enc, cfg.scoring.tokens_per_batch)
+        enc, batches = encoded[key]
         arrays = store.open_arrays(scores_dir, s.name, len(examples), "r+")
         model = build_model(s.spec, vocab_size=len(tokenizer), dtype=cfg.model.dtype, device=device,
                             attn_impl=cfg.model.attn_impl, quantize=cfg.model.quantize, **ids).eval()

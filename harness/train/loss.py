@@ -53,11 +53,11 @@ class WeightedLoss(nn.Module):
         head = lm_head_of(model)
         self.head_shape = full_shape(head.weight)
         if zero3:
-            import deepspeed
+            from harness.train import ds
 
-            deepspeed.zero.register_external_parameter(self, head.weight)
+            ds.register_external_parameter(self, head.weight)
             if head.bias is not None:
-                deepspeed.zero.register_external_parameter(self, head.bias)
+                ds.register_external_parameter(self, head.bias)
 
     def forward(self, batch: dict, example_weights: torch.Tensor, normaliser: float) -> torch.Tensor:
         if not normaliser > 0:
