@@ -46,3 +46,20 @@ def test_runner_one_table_from_new_rows(tmp_path, monkeypatch):
     assert [r[0] for r in table] == ["train_throughput"] * 2
     assert [r[2] for r in table] == ["label_rows", "baseline"]
     assert all(float(r[3]) > 0 for r in table)
+
+
+def test_merge_appends_device_rows(tmp_path, monkeypatch):
+    from benchmarks import merge
+
+    results, device_out = tmp_path / "results", tmp_path / "out"
+    results.mkdir()
+    device_out.mkdir()
+    (results / "scoring.csv").write_text("device,mode\ncpu,pass\n")
+    (device_out / "scoring.csv").write_text("device,mode,dtype\nNVIDIA H200,pass,bfloat16\n")
+    monkeypatch.setattr(merge, "RESULTS", results)
+    assert merge.merge([str(device_out)]) == {"scoring.csv": 1}
+    assert (results / "scoring.csv").read_text().splitlines() == [
+        "device,mode,dtype", "cpu,pass,", "NVIDIA H200,pass,bfloat16"]
+    (device_out / "notes.csv").write_text("a\n1\n")
+    with pytest.raises(SystemExit, match="not a benchmark results file"):
+        merge.merge([str(device_out / "notes.csv")])
