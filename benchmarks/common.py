@@ -52,15 +52,18 @@ def device_name(device: str | torch.device) -> str:
 
 
 def git_revision() -> str:
-    """Short HEAD hash, with ``+dirty`` when tracked files differ from it; ``unknown`` outside a checkout."""
+    """Short HEAD hash, with ``+dirty`` when tracked files other than benchmarks/results/ (which the benchmarks
+    themselves append to) differ from it; ``unknown`` outside a checkout."""
+    from harness.manifest import git_revision as head
+
+    rev = head()
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)benchmarks/results"], cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev + ("+dirty" if dirty else "")
+        return rev
+    return rev + ("+dirty" if dirty and rev != "unknown" else "")
 
 
 def versions() -> dict:
@@ -185,7 +188,7 @@ def append_rows(path: str | Path, rows: list[dict]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns, restval="")
+            writer = csv.DictWriter(f, fieldnames=columns, restval="", lineterminator="\n")
             writer.writeheader()
             writer.writerows(old_rows)
             writer.writerows(rows)

@@ -23,6 +23,7 @@ def test_bench_scaling_tiny_rows(tmp_path):
         ("scoring", 20), ("scoring", 40), ("train", 20), ("train", 40)]
     for r in rows:
         assert float(r["seconds"]) > 0 and float(r["maxrss_mb"]) > 0 and float(r["peak_mb"]) >= 0
+        assert 0 < float(r["epoch_s"]) < float(r["seconds"])  # the loops alone, inside the stage's wall time
         assert r["device"] and r["git"]
     assert int(rows[1]["examples"]) == 2 * int(rows[0]["examples"])
     assert float(rows[0]["time_ratio"]) == 1.0 and float(rows[2]["time_ratio"]) == 1.0
