@@ -18,12 +18,12 @@ per-example overhead, padding waste by length-sorted token-budget batches, and t
               real vocabulary size; pass_core is the pass without its files (encode, batches, label-row forwards).
 Rows append to benchmarks/results/scoring.csv with device, date, git revision and versions.
 
-Measured 2026-11-21 (AMD EPYC, 2 cores shared with 4 other engineers' jobs, load ~6-10; torch 1 thread; 540
-examples): seed loop 159.5 ex/s, pass 639.2 ex/s (4.0x); Qwen2-size head: seed 10.0 ex/s, pass 79.0 ex/s (7.9x;
-12.5x in an earlier run). torchrun 1 -> 2 ranks: 664 -> 703 ex/s (1.06x). The 20x target is NOT met on this CPU:
-with a 64-wide body both sides are compute-bound at the same FLOP rate, so the gain is the per-forward Python
-overhead (tiny vocab) or the head rows, ~34 positions per example vs ~5 label rows (big vocab); the two cores
-were saturated by other jobs, so the 2-rank scaling figure says nothing about the code.
+On a GPU both sides run on CUDA in the --dtype (auto: bf16), and the 1 -> 2 process rows need two GPUs.
+
+Figures: benchmarks/README.md ("Latest figures"). On this 2-core CPU the pass is 4.4-5.2x the seed loop with 1
+thread (6.6x with 2 threads, 7.6x as 2 torchrun ranks) and 7-9x with a Qwen2-size head; the issue's 20x target is
+not met on CPU: with a 64-wide body both sides are compute-bound at the same FLOP rate, so the gain is the
+per-forward overhead (tiny vocab) or the head rows, ~34 positions per example vs ~5 label rows (big vocab).
 """
 
 from __future__ import annotations
