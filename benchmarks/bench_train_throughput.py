@@ -57,7 +57,8 @@ from harness.constants import IGNORE_INDEX  # noqa: E402
 TINY_VOCAB = 1024  # tiny presets take the vocabulary from a tokenizer; the benchmark uses random ids
 PROVIDERS = ("label_rows", "baseline")
 # (preset, micro_batch, seq, label tokens, DeepSpeed config or "")
-CPU_CASES = [("tiny-qwen2", 8, 100, 5, ""), ("tiny-qwen2", 8, 512, 5, ""), ("qwen2-0.5b-shape", 8, 100, 5, "")]
+CPU_CASES = [("tiny-qwen2", 8, 100, 5, ""), ("tiny-qwen2", 8, 512, 5, ""), ("tiny-qwen2", 2, 2048, 5, ""),
+             ("tiny-qwen2", 8, 100, 5, "ds_configs/cpu_test.json"), ("qwen2-0.5b-shape", 8, 100, 5, "")]
 QUICK_CASES = [("tiny-qwen2", 8, 100, 5, "")]
 GPU_CASES = [("qwen2-1.5b-shape", 8, 100, 5, "ds_configs/zero3.json"),
              ("qwen2-1.5b-shape", 8, 512, 5, "ds_configs/zero3.json"),
