@@ -77,7 +77,7 @@ def weighted_linear_cross_entropy(hidden, weight, targets, row_weights, *, bias=
                                   chunk_size: int | None = None):
     """sum_n row_weights_n * CE_n (``reduction="sum"``, fp32 scalar) or the weighted per-row losses (``"none"``,
     fp32 [N], 0 at ignored rows). Gradients reach hidden, weight and bias, never row_weights.
-    ``chunk_size``: rows per logits chunk for chunked/triton (None = a 64 MiB fp32 block)."""
+    ``chunk_size``: rows per logits chunk for chunked/triton (None = a 256 MiB fp32 block)."""
     _check_shapes(hidden, weight, targets, row_weights)
     impl = resolve_impl(impl, hidden.device)
     if impl == "reference":
