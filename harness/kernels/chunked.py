@@ -29,7 +29,7 @@ import torch
 
 # Bytes of fp32 logits per chunk (rows = this / (4 * V); 441 rows at V=151,936). Every chunk adds its share of
 # dL/dW into the [V, H] fp32 buffer, one full pass over it, so small chunks pay that traffic many times: fwd+bwd on
-# CPU (2 threads, quiet, 2026-11-21), V=151,936 vs naive torch: N=2048 H=896 - 110 rows 0.86x naive's time (607
+# CPU (2 threads, quiet, 2026-11-21), V=151,936, speed = naive torch's time / this: N=2048 H=896 - 110 rows 0.86x (607
 # MiB peak), 256 rows 1.04x (692), 512 rows 1.12x (840), 1024 rows 1.09x (1137) vs naive's 3577 MiB; N=2048
 # H=3584 - 110 rows 0.79x, 441 rows 0.99x; N=512 H=896 - 110 rows 0.89x, 441 rows 1.00x.
 DEFAULT_CHUNK_BYTES = 256 * 2**20
