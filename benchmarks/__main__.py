@@ -42,7 +42,8 @@ def summary_row(subject: str, r: dict) -> list:
     """[subject, case, provider/mode, seconds, rate, peak MiB] of one CSV row."""
     if subject == "train_throughput":
         return [subject, f"{r['model']} {r['micro_batch']}x{r['seq']} {r['engine']}", r["provider"], r["step_s"],
-                f"{r['tokens_per_s']} tok/s, MFU {r['mfu']}", r["peak_mem_mb"]]
+                f"{r['tokens_per_s']} tok/s, MFU {r['mfu']}" + (f", HFU {r['hfu']}" if r.get("hfu") else ""),
+                r["peak_mem_mb"]]
     if subject == "weighted_ce":
         return [subject, f"N={r['N']} H={r['H']} V={r['V']}", r["provider"], r["median_s"],
                 f"{r['tflops']} TFLOP/s", r["peak_mb"]]
