@@ -19,10 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.common import RESULTS
+from benchmarks.common import RESULTS, SUBJECTS
 
 HERE = Path(__file__).resolve().parent
-SUBJECTS = ("train_throughput", "weighted_ce", "scoring", "scaling", "optimizer")
 SCRIPTS = {"train_throughput": "bench_train_throughput.py", "weighted_ce": "bench_weighted_ce.py",
            "scoring": "bench_scoring.py", "scaling": "bench_scaling.py", "optimizer": "bench_optimizer.py"}
 QUICK_ARGS = {"train_throughput": ["--quick"], "weighted_ce": ["--quick"],

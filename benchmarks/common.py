@@ -33,6 +33,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+SUBJECTS = ("train_throughput", "weighted_ce", "scoring", "scaling", "optimizer")  # results/<subject>.csv
 VERSIONED = ("torch", "triton", "deepspeed", "transformers", "liger-kernel", "cut-cross-entropy")
 
 

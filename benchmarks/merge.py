@@ -9,9 +9,7 @@ import csv
 import sys
 from pathlib import Path
 
-from benchmarks.common import RESULTS, append_rows
-
-SUBJECTS = ("train_throughput", "weighted_ce", "scoring", "scaling", "optimizer")
+from benchmarks.common import RESULTS, SUBJECTS, append_rows
 
 
 def merge(paths: list[str]) -> dict[str, int]:

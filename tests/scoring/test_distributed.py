@@ -65,12 +65,16 @@ def reference_run(tmp_path_factory) -> dict[str, bytes]:
     return a
 
 
+def assert_bitwise_equal(reference: dict, run_dir, when: str) -> None:
+    got = arrays(run_dir)
+    for name in reference:
+        assert got[name] == reference[name], f"{name} differs {when}"
+
+
 @pytest.mark.slow
 def test_world_size_2_bitwise_equals_world_size_1(reference_run, tmp_path):
     run(tmp_path, 2)
-    got = arrays(tmp_path)
-    for name in reference_run:
-        assert got[name] == reference_run[name], f"{name} differs between world size 1 and 2"
+    assert_bitwise_equal(reference_run, tmp_path, "between world size 1 and 2")
 
 
 @pytest.mark.slow
@@ -79,9 +83,7 @@ def test_kill9_one_rank_then_resume_is_bitwise_identical(reference_run, tmp_path
     frac = _done_fraction(tmp_path)
     assert 0.0 < frac < 1.0, frac
     run(tmp_path, 2)
-    got = arrays(tmp_path)
-    for name in reference_run:
-        assert got[name] == reference_run[name], f"{name} differs after kill -9 + resume"
+    assert_bitwise_equal(reference_run, tmp_path, "after kill -9 + resume")
 
 
 @pytest.mark.slow
@@ -91,6 +93,4 @@ def test_kill9_all_ranks_twice_then_resume_at_other_world_size(reference_run, tm
     run(tmp_path, 1, kill="3", expect_ok=False)  # restart single-process, killed again
     assert first < _done_fraction(tmp_path) < 1.0
     run(tmp_path, 1)
-    got = arrays(tmp_path)
-    for name in reference_run:
-        assert got[name] == reference_run[name], f"{name} differs after repeated kill -9 + resume"
+    assert_bitwise_equal(reference_run, tmp_path, "after repeated kill -9 + resume")
