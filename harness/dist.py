@@ -2,6 +2,19 @@
 
 Works under torchrun (RANK/WORLD_SIZE/LOCAL_RANK env), the deepspeed launcher (same env, plus a
 ``--local_rank`` argument that launch scripts accept and ignore), and as a single process (no env: world 1).
+
+Two process groups, because NCCL accepts only CUDA tensors ("No backend type associated with device type cpu"):
+- the default group (NCCL on CUDA, gloo on CPU) carries device tensors: DeepSpeed's collectives, and any
+  tensor handed to ``all_reduce_sum`` / ``all_reduce_max`` that lives on the accelerator;
+- a host group (gloo, created once per process group; the default group itself when that is gloo) carries what
+  the harness computes on the host: CPU tensors (the step's normaliser, summed from the host-side batches
+  before any forward, and the step's logged loss), pickled objects, barriers.
+So every helper here routes a tensor to a backend that accepts its device, whatever the default group is: a
+CPU test whose default group routes only ``cuda`` (``backend="cuda:gloo"``) refuses CPU tensors exactly as
+NCCL does, and the helpers still work under it (tests/test_dist.py). Why not move host values to the GPU
+instead: they are born on the host (batches are collated there), a GPU round trip costs a device sync each,
+and pickled objects would need the same detour. Multi-node: gloo opens its own TCP connections; set
+GLOO_SOCKET_IFNAME (like NCCL_SOCKET_IFNAME) where the default interface is not the cluster network.
 """
 
 from __future__ import annotations
@@ -53,11 +66,13 @@ def ensure_single_process_env() -> None:
 
 
 def init(timeout_s: float | None = None) -> DistInfo:
-    """Initialise the default process group from env when WORLD_SIZE > 1 (idempotent)."""
+    """Initialise the default process group from env when WORLD_SIZE > 1 (idempotent). Its backend is nccl on
+    CUDA, gloo on CPU, or $HARNESS_DIST_BACKEND (a torch backend string: tests set ``cuda:gloo``, a group that
+    refuses CPU tensors exactly as NCCL does, to run the real entry points under NCCL's restriction on CPU)."""
     info = env_info()
     if info.world > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
+        backend = os.environ.get("HARNESS_DIST_BACKEND") or ("nccl" if torch.cuda.is_available() else "gloo")
+        if "nccl" in backend:
             device_for(info)
         kwargs = {}
         if timeout_s is None:
@@ -79,21 +94,41 @@ def world() -> int:
     return dist.get_world_size() if is_initialized() else 1
 
 
+_host: dict = {}  # the host (gloo) group of the current default group: {"for": default group, "group": ...}
+
+
+def host_group():
+    """The gloo group for host-side values (None for one process). Created on first use, which every rank
+    reaches in the same order: each helper below is a collective that all ranks call."""
+    if not (is_initialized() and world() > 1):
+        return None
+    default = dist.group.WORLD
+    if _host.get("for") is not default:
+        group = default if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+        _host.update({"for": default, "group": group})
+    return _host["group"]
+
+
+def _group_for(t: torch.Tensor):
+    """The group whose backend accepts ``t``'s device: the host group for CPU tensors, the default group else."""
+    return host_group() if t.device.type == "cpu" else None
+
+
 def barrier() -> None:
-    if is_initialized():
-        dist.barrier()
+    if is_initialized() and world() > 1:
+        dist.barrier(group=host_group())
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
-    """In-place sum over ranks (no-op for one process). Returns ``t``."""
+    """In-place sum over ranks (no-op for one process), on a backend that accepts ``t``'s device. Returns ``t``."""
     if is_initialized() and world() > 1:
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        dist.all_reduce(t, op=dist.ReduceOp.SUM, group=_group_for(t))
     return t
 
 
 def all_reduce_max(t: torch.Tensor) -> torch.Tensor:
     if is_initialized() and world() > 1:
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX, group=_group_for(t))
     return t
 
 
@@ -101,16 +136,8 @@ def all_gather_object(obj) -> list:
     if not (is_initialized() and world() > 1):
         return [obj]
     out = [None] * world()
-    dist.all_gather_object(out, obj)
+    dist.all_gather_object(out, obj, group=host_group())
     return out
-
-
-def broadcast_object(obj, src: int = 0):
-    if not (is_initialized() and world() > 1):
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=src)
-    return box[0]
 
 
 def shard_range(n: int, rank_: int, world_: int) -> range:
@@ -130,5 +157,6 @@ def destroy() -> None:
     if is_initialized():
         gc.collect()
         if world() > 1:
-            dist.barrier()
+            dist.barrier(group=host_group())
+        _host.clear()
         dist.destroy_process_group()

@@ -11,6 +11,7 @@ preset fixes it):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -122,7 +123,10 @@ def build_model(spec: str, *, vocab_size: int | None = None, dtype: str = "auto"
         if quantize:
             raise ValueError("quantize applies to checkpoints only (presets are random-initialised)")
         torch.manual_seed(seed)
-        model = cls.from_config(config, attn_implementation=attn, dtype=torch_dtype)
+        # built where it will run: a 7B-shape random init on the CPU then moved costs ~1 min per process
+        where = torch.device(device) if torch.device(device).type != "cpu" else contextlib.nullcontext()
+        with where:
+            model = cls.from_config(config, attn_implementation=attn, dtype=torch_dtype)
     else:
         kw = dict(attn_implementation=attn, dtype=torch_dtype, local_files_only=True)
         if quantize:

@@ -1,13 +1,19 @@
 """DeepSpeed JSON configs: read verbatim, check the batch fields against the harness config, fill the missing ones.
 
 No ``"auto"`` values: a DS config either states a batch field (and it must agree with ``TrainConfig`` and the
-world size) or leaves it out (the harness fills it). Disagreement stops the run before any model is built.
+world size) or leaves it out (the harness fills it). Disagreement stops the run before any model is built. The
+shipped configs (ds_configs/) state none of BATCH_FIELDS, so one file serves every micro-batch, accumulation and
+world size; the resolved config is written into the run folder.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+
+BATCH_FIELDS = ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size",
+                "gradient_clipping")
 
 
 class DSConfigError(ValueError):

@@ -4,7 +4,8 @@ schedule, and the small engine interface the loop talks to:
     forward(batch, example_weights, normaliser) -> loss     this micro-batch's share of the step loss
     backward(loss)                                          grads of the exact step objective
     step()                                                  called every micro-batch; updates at the boundary
-    grad_norm() -> float, lr() -> float                     of the last optimizer step
+    grad_norm() -> Tensor | float, lr() -> float            of the last optimizer step (the norm may be a
+                                                            device tensor: read it with the step's loss, one sync)
     save(dir, tag), load(dir, tag)                          weights + optimizer + scheduler (all ranks)
     head_params() -> context manager yielding (weight, bias) of the full LM head
     state_dict_for_export() -> full state dict on rank 0 (None elsewhere)
@@ -146,15 +147,15 @@ class PlainEngine:
             return
         params = [p for p in self.model.parameters() if p.grad is not None]
         if self.clip > 0:
-            self._norm = float(torch.nn.utils.clip_grad_norm_(params, self.clip))
+            self._norm = torch.nn.utils.clip_grad_norm_(params, self.clip).detach()
         else:
-            self._norm = float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])))
+            self._norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])).detach()
         self._lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
 
-    def grad_norm(self) -> float:
+    def grad_norm(self):
         return self._norm
 
     def lr(self) -> float:
@@ -219,9 +220,9 @@ class DSEngine:
             self._lr = self.scheduler.get_last_lr()[0]
         self.engine.step()
 
-    def grad_norm(self) -> float:
+    def grad_norm(self):
         norm = self.engine.get_global_grad_norm()
-        return float(norm) if norm is not None else float("nan")
+        return norm if norm is not None else float("nan")
 
     def lr(self) -> float:
         return self._lr

@@ -83,6 +83,22 @@ def peak_mem_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
+def step_normaliser(batches: list[dict], family: str, mode: str) -> float:
+    """The step's global normaliser Z: this rank's micro-batches' contributions (from the host-side batches,
+    before any forward), summed over ranks on the host group (harness.dist routes CPU tensors there)."""
+    z = torch.tensor([sum(batch_normaliser(b, family, mode) for b in batches)], dtype=torch.float64)
+    return float(dist.all_reduce_sum(z).item())
+
+
+def step_readout(step_loss: torch.Tensor, grad_norm) -> tuple[float, float]:
+    """(step loss summed over ranks, grad norm) as floats: the step's one device-to-host copy (the loss was
+    accumulated on the device over the micro-batches, the norm may be a device tensor), then a host all-reduce."""
+    vals = torch.stack([step_loss.double().reshape(()),
+                        torch.as_tensor(grad_norm, dtype=torch.float64, device=step_loss.device).reshape(())])
+    loss_local, norm = vals.cpu().tolist()
+    return float(dist.all_reduce_sum(torch.tensor([loss_local], dtype=torch.float64)).item()), norm
+
+
 def _numel(p) -> int:
     return int(getattr(p, "ds_numel", p.numel()))
 
@@ -167,25 +183,23 @@ def train(cfg: RunConfig, ds_config: str | Path | None = None, *, resume: bool =
                 t0 = time.perf_counter()
                 micro = rank_micro_batches(order[pos], enc, rank=dist.rank(), world=world, gas=gas)
                 batches = [collate(enc, idx) for idx in micro]
-                z = torch.tensor([sum(batch_normaliser(b, family, tc.norm_mode) for b in batches)],
-                                 dtype=torch.float64)
-                z = float(dist.all_reduce_sum(z).item())
-                step_loss, n_tok, seq = torch.zeros(1, dtype=torch.float64), 0, 0
+                z = step_normaliser(batches, family, tc.norm_mode)
+                step_loss = torch.zeros((), dtype=torch.float64, device=device)
+                n_tok = sum(int(b["attention_mask"].sum()) for b in batches)  # host tensors: no device sync
+                seq = sum(b["input_ids"].shape[1] for b in batches) / len(batches)
                 for idx, b in zip(micro, batches):
                     w = example_weights_for(idx, weights)
                     b = {k: v.to(device) for k, v in b.items()}
                     loss = engine.forward(b, w, z)
                     engine.backward(loss)
                     engine.step()
-                    step_loss += loss.detach().double().cpu()
-                    n_tok += int(b["attention_mask"].sum())
-                    seq += b["input_ids"].shape[1] / len(batches)
-                step_loss = float(dist.all_reduce_sum(step_loss).item())
+                    step_loss += loss.detach().double()
+                step_loss, grad_norm = step_readout(step_loss, engine.grad_norm())
                 dt = time.perf_counter() - t0
                 pos, step = pos + 1, step + 1
                 losses.append(step_loss)
                 tps = n_tok / dt
-                rec = {"step": step, "epoch": epoch, "loss": step_loss, "grad_norm": engine.grad_norm(),
+                rec = {"step": step, "epoch": epoch, "loss": step_loss, "grad_norm": grad_norm,
                        "lr": engine.lr(), "tokens_per_s": tps, "step_time_s": dt, "peak_mem_gb": peak_mem_gb(),
                        "mfu": (tps * flops_per_token(mcfg, n_matmul, seq) / peak) if peak else None}
                 if step % tc.log_every == 0 or step == total:

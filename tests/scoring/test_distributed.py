@@ -1,5 +1,6 @@
-"""The real entry point at world size 1 and 2 (torchrun, gloo, CPU fp32): bitwise identical arrays, and
-bitwise identical after kill -9 (one rank, or every rank) + restart."""
+"""The real entry point at world size 1 and 2 (torchrun, CPU fp32): bitwise identical arrays, and bitwise
+identical after kill -9 (one rank, or every rank) + restart. Multi-rank runs use the NCCL twin: a default group
+whose device map routes only ``cuda`` (``HARNESS_DIST_BACKEND=cuda:gloo``) refuses CPU tensors as NCCL does."""
 
 import os
 import socket
@@ -24,7 +25,7 @@ def _port() -> int:
 
 def run(run_dir: Path, world: int, kill: str = "", expect_ok: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "DS_ACCELERATOR": "cpu", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "HARNESS_DIST_TIMEOUT_S": "120"}
+           "HARNESS_DIST_TIMEOUT_S": "120", "HARNESS_DIST_BACKEND": "cuda:gloo"}
     env.pop("HARNESS_SCORING_KILL_AFTER", None)
     if kill:
         env["HARNESS_SCORING_KILL_AFTER"] = kill
