@@ -14,7 +14,11 @@ forward then keeps only the per-row losses and backward recomputes each chunk.
 When no input needs a gradient (scoring, ``torch.no_grad``) no gradient work is done at all.
 
 Numerics: logits are computed in the input dtype (bf16 or fp32, as a plain ``hidden @ weight.T`` would) and
-upcast to fp32 per chunk; log-sum-exp, the softmax gradient and the dL/dweight accumulator are fp32.
+upcast to fp32 per chunk; log-sum-exp, the softmax gradient and the dL/dweight accumulator are fp32. dL/dhidden's
+GEMM runs in the input dtype. dL/dweight's GEMM (``accumulate_grad_weight``) is fp32 except on CUDA with bf16
+inputs, where it is a bf16 x bf16 GEMM accumulating in fp32 straight into the fp32 buffer (an fp32 GEMM there
+would run on the GPU's much slower fp32 units); its one precision cost is rounding the softmax-gradient block to
+bf16 (tests/kernels/test_gemm_dtype.py bounds and measures it).
 Ignored rows are dropped before the loop (they cost nothing and get zero gradient).
 
 The per-chunk row work (``row_pass``) is pluggable: the torch version lives here, the Triton one in
@@ -24,8 +28,11 @@ The per-chunk row work (``row_pass``) is pluggable: the torch version lives here
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 import torch
+
+from harness.log import warn
 
 # Bytes of fp32 logits per chunk (rows = this / (4 * V); 441 rows at V=151,936). Every chunk adds its share of
 # dL/dW into the [V, H] fp32 buffer, one full pass over it, so small chunks pay that traffic many times: fwd+bwd on
@@ -63,6 +70,74 @@ def torch_row_pass(logits: torch.Tensor, targets: torch.Tensor, scale: torch.Ten
 
 RowPass = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
+# dL/dweight GEMM modes (accumulate_grad_weight)
+GW_FP32 = "fp32"  # fp32 x fp32 GEMM: CPU (where the chunk sizes were tuned), fp32/fp16 inputs, the fallback
+GW_BF16 = "bf16"  # bf16 x bf16 GEMM, fp32 accumulate and output, in place: CUDA with bf16 inputs
+
+
+@cache
+def bf16_gemm_fp32_out_supported(device: torch.device) -> bool:
+    """Whether ``torch.addmm(c32, a_bf16, b_bf16, out_dtype=torch.float32, out=c32)`` runs, and adds correctly,
+    on ``device``. Probed once per device on exact small numbers; a refusal is logged once. (CUDA has the
+    ``out_dtype`` overload since torch 2.8, an fp32 ``c32`` beside bf16 operands since 2.10; CPU has none.)
+    """
+    a = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], device=device, dtype=torch.bfloat16)
+    c = torch.full((2, 2), 0.5, device=device, dtype=torch.float32)
+    expect = a.float() @ a.float().T + 0.5
+    why = None
+    try:
+        torch.addmm(c, a, a.T, out_dtype=torch.float32, out=c)
+    except (RuntimeError, TypeError) as e:  # NotImplementedError (no kernel for the device) is a RuntimeError
+        why = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+    if why is None and not torch.equal(c, expect):
+        why = f"wrong result {c.tolist()} (expected {expect.tolist()})"
+    if why is not None:
+        warn(f"weighted CE: torch {torch.__version__} cannot add a bf16 x bf16 GEMM into an fp32 buffer on "
+             f"{device} ({why}); dL/dweight falls back to the slower fp32 GEMM (CUDA torch >= 2.10 has it: "
+             "pytorch#167931)")
+    return why is None
+
+
+def grad_weight_mode(hidden: torch.Tensor) -> str:
+    """GW_BF16 on CUDA with bf16 inputs when the installed torch supports it, else GW_FP32 (CPU path unchanged)."""
+    if hidden.is_cuda and hidden.dtype == torch.bfloat16 and bf16_gemm_fp32_out_supported(hidden.device):
+        return GW_BF16
+    return GW_FP32
+
+
+def accumulate_grad_weight(g_w: torch.Tensor, block: torch.Tensor, h_c: torch.Tensor, mode: str) -> None:
+    """``g_w += block.T @ h_c`` for one chunk: g_w [V, H] fp32, block [c, V] fp32 (or already bf16), h_c [c, H].
+
+    GW_FP32: fp32 operands (h_c upcast), fp32 GEMM. GW_BF16 (h_c must be bf16): block rounded to bf16 (relative
+    error <= 2^-8 per element: the mode's only precision cost), one cuBLAS GEMM accumulating the bf16 products in
+    fp32 onto g_w (beta=1, no [V, H] temporary). On CPU the same mode runs as an fp32 GEMM of the bf16-rounded
+    operands (bf16 x bf16 products are exact in fp32, so only the summation order differs): tests use it.
+    """
+    if mode == GW_FP32:
+        g_w.addmm_(block.T, h_c.float())
+        return
+    if mode != GW_BF16:
+        raise ValueError(f"grad-weight mode must be {GW_FP32!r} or {GW_BF16!r}, got {mode!r}")
+    if h_c.dtype != torch.bfloat16:
+        raise ValueError(f"grad-weight mode {GW_BF16!r} needs bf16 hidden rows, got {h_c.dtype}")
+    block = block.to(torch.bfloat16)
+    if g_w.is_cuda:
+        torch.addmm(g_w, block.T, h_c, out_dtype=torch.float32, out=g_w)
+    else:
+        g_w.addmm_(block.T.float(), h_c.float())
+
+
+def _chunk_grads(logits, h_c, weight, g_h_c, g_w, g_b, gw_mode):
+    """Add one chunk's gradients; ``logits`` holds ``scale * (softmax - onehot)``, fp32 [c, V]."""
+    # one input-dtype copy of the block feeds dL/dhidden and, in GW_BF16 mode, dL/dweight (no copy for fp32)
+    lowp = logits.to(weight.dtype) if g_h_c is not None or gw_mode == GW_BF16 else None
+    if g_h_c is not None:
+        torch.mm(lowp, weight, out=g_h_c)
+    if g_w is not None:
+        accumulate_grad_weight(g_w, lowp if gw_mode == GW_BF16 else logits, h_c, gw_mode)
+    if g_b is not None:
+        g_b += logits.sum(dim=0)
+
 
 def chunk_loop(hidden, weight, bias, targets, scale, *, chunk: int, row_pass: RowPass,
                need_hidden: bool, need_weight: bool, need_bias: bool):
@@ -77,6 +152,7 @@ def chunk_loop(hidden, weight, bias, targets, scale, *, chunk: int, row_pass: Ro
     g_h = torch.empty_like(hidden) if grads and need_hidden else None
     g_w = torch.zeros(weight.shape, device=weight.device, dtype=torch.float32) if grads and need_weight else None
     g_b = torch.zeros(vocab, device=weight.device, dtype=torch.float32) if grads and need_bias else None
+    gw_mode = grad_weight_mode(hidden) if g_w is not None else GW_FP32
     bias32 = bias.float() if bias is not None else None
     # fp32: one reused logits buffer (a fresh block per chunk costs page faults on CPU)
     buf = torch.empty(min(chunk, n), vocab, device=hidden.device, dtype=torch.float32) \
@@ -90,14 +166,8 @@ def chunk_loop(hidden, weight, bias, targets, scale, *, chunk: int, row_pass: Ro
         if bias32 is not None:
             logits += bias32
         ce[s:s + chunk] = row_pass(logits, targets[s:s + chunk], None if scale is None else scale[s:s + chunk])
-        if not grads:
-            continue
-        if g_h is not None:
-            torch.mm(logits.to(weight.dtype), weight, out=g_h[s:s + chunk])
-        if g_w is not None:
-            g_w.addmm_(logits.T, h_c.float())
-        if g_b is not None:
-            g_b += logits.sum(dim=0)
+        if grads:
+            _chunk_grads(logits, h_c, weight, None if g_h is None else g_h[s:s + chunk], g_w, g_b, gw_mode)
         del logits
     return ce, g_h, g_w, g_b
 
