@@ -46,11 +46,12 @@ def _config(n: int, run_dir: Path):
 
 def _tokenizer(cfg, run_dir: Path):
     """One tokenizer for every size: trained on a fixed synthetic text set, cached where train() looks."""
-    from harness.data.prompts import DEFAULT_TEMPLATE, get_template
+    from harness.data.prompts import get_template
+    from harness.data.registry import get_dataset
     from harness.data.synthetic import make_synthetic
     from harness.models.tokenizer import resolve_tokenizer
 
-    template = get_template(DEFAULT_TEMPLATE["synthetic"])
+    template = get_template(get_dataset("synthetic").default_template)
     train, _ = make_synthetic(TOKENIZER_TEXTS, 12345)
     texts = [template.render(ex) + template.label_prefix + ex.train_label for ex in train]
     return resolve_tokenizer(cfg.model, texts, run_dir / "tokenizer")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    dataset: str = "synthetic"  # synthetic | semeval | conll04 | jsonl
+    dataset: str = "synthetic"  # a name in harness.data.registry.DATASETS (synthetic = embedded, no files)
     data_dir: str = ""  # folder holding the dataset files ("" = embedded synthetic set)
     label_space: str = ""  # semeval19 | semeval10 | conll04 | conll04_all ("" = dataset default)
     conll04_mode: str = "gold-pairs"  # gold-pairs | all-pairs

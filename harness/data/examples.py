@@ -11,8 +11,6 @@ from pathlib import Path
 
 from harness.manifest import iter_jsonl
 
-HEAD_OPEN, HEAD_CLOSE, TAIL_OPEN, TAIL_CLOSE = "<e1>", "</e1>", "<e2>", "</e2>"
-
 
 @dataclass(frozen=True)
 class Example:

@@ -2,13 +2,13 @@
 
 Both return the entity texts and their character spans *inside the marked text* (what ``Example`` stores).
 Errors are plain ``ValueError`` messages without a location; readers prefix ``file:line:``.
+The tag strings are defined here only (readers, examples and the tokenizer's added tokens import them).
 """
 
 from __future__ import annotations
 
-from harness.data.examples import HEAD_CLOSE, HEAD_OPEN, TAIL_CLOSE, TAIL_OPEN
-
-MARKER_TAGS = (HEAD_OPEN, HEAD_CLOSE, TAIL_OPEN, TAIL_CLOSE)
+HEAD_OPEN, HEAD_CLOSE, TAIL_OPEN, TAIL_CLOSE = "<e1>", "</e1>", "<e2>", "</e2>"
+MARKER_TAGS = (HEAD_OPEN, HEAD_CLOSE, TAIL_OPEN, TAIL_CLOSE)  # this order = the tokenizer's added-token order
 
 
 def parse_marked(text: str) -> tuple[str, str, tuple[int, int], tuple[int, int]]:
@@ -65,10 +65,3 @@ def insert_markers(plain: str, head_span: tuple[int, int], tail_span: tuple[int,
         cursor = e
     out.append(plain[cursor:])
     return "".join(out), new_spans[HEAD_OPEN], new_spans[TAIL_OPEN]
-
-
-def strip_markers(text: str) -> str:
-    """The sentence without marker tags."""
-    for tag in MARKER_TAGS:
-        text = text.replace(tag, "")
-    return text

@@ -1,4 +1,7 @@
-"""Instruction templates (the seed paper's), with a name and a content hash recorded in every manifest."""
+"""Instruction templates (the seed paper's), with a name and a content hash recorded in every manifest.
+
+Each dataset names its default template in ``harness.data.registry``; ``data.template`` overrides it.
+"""
 
 from __future__ import annotations
 
@@ -33,18 +36,17 @@ TEMPLATES = {
         "Classify the relation between {head} and {tail} in this sentence: {sentence}\nRelation:",
         " ",
     ),
+    # TACRED-format data: labels are TACRED's own names (per:city_of_birth, org:founded_by, no_relation).
+    "tacred": Template(
+        "tacred",
+        "Classify the relation of the subject {head} to the object {tail} in this sentence: {sentence}\nRelation:",
+        " ",
+    ),
 }
 TEMPLATES["synthetic"] = TEMPLATES["semeval"]
-DEFAULT_TEMPLATE = {"semeval": "semeval", "conll04": "conll04", "synthetic": "synthetic", "jsonl": "semeval"}
 
 
 def get_template(name: str) -> Template:
     if name not in TEMPLATES:
         raise ValueError(f"unknown prompt template {name!r}; known: {sorted(TEMPLATES)}")
     return TEMPLATES[name]
-
-
-def register_template(t: Template) -> None:
-    if t.name in TEMPLATES and TEMPLATES[t.name] != t:
-        raise ValueError(f"template {t.name!r} already registered with different text")
-    TEMPLATES[t.name] = t

@@ -10,8 +10,10 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+from harness.data.markers import MARKER_TAGS
+
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
-MARKERS = ["<e1>", "</e1>", "<e2>", "</e2>"]
+MARKERS = list(MARKER_TAGS)  # entity markers, one added token each (defined in harness.data.markers)
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 512) -> PreTrainedTokenizerFast:

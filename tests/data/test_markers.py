@@ -2,7 +2,20 @@
 
 import pytest
 
-from harness.data.markers import insert_markers, parse_marked, strip_markers
+from harness.data.markers import MARKER_TAGS, insert_markers, parse_marked
+
+
+def strip_markers(text: str) -> str:
+    """The sentence without marker tags (a test helper: the package itself never strips markers)."""
+    for tag in MARKER_TAGS:
+        text = text.replace(tag, "")
+    return text
+
+
+def test_markers_defined_once_and_added_to_the_tokenizer_in_order():
+    from harness.models.tokenizer import MARKERS
+
+    assert MARKERS == list(MARKER_TAGS) == ["<e1>", "</e1>", "<e2>", "</e2>"]
 
 
 def test_markers_parse_either_order():

@@ -1,7 +1,12 @@
+import random
+
 import pytest
 
 from harness.data.labels import SPACES, LabelSpace
-from harness.eval.metrics import INVALID, classification_metrics, compute_metrics
+from harness.eval.metrics import INVALID, classification_metrics, compute_metrics, tacred_scores
+
+TACRED = LabelSpace("tacred", ("no_relation", "org:founded_by", "per:city_of_birth", "per:employee_of", "per:title"),
+                    "no_relation")
 
 
 def test_classification_metrics_hand_computed_with_invalid_and_absent_class():
@@ -61,3 +66,51 @@ def test_metrics_reject_labels_outside_space():
         compute_metrics(["X"], ["Kill"], SPACES["conll04"])
     with pytest.raises(ValueError, match=r"pred\[0\]"):
         compute_metrics(["Kill"], ["X"], SPACES["conll04"])
+
+
+def test_tacred_official_micro_f1_hand_computed():
+    gold = ["per:title", "per:title", "org:founded_by", "no_relation", "no_relation", "per:city_of_birth"]
+    pred = ["per:title", "per:employee_of", "no_relation", "org:founded_by", "no_relation", "no_relation"]
+    m = compute_metrics(gold, pred, TACRED)
+    # predicted relations 3 (title, employee_of, founded_by), gold relations 4, correct 1 -> P 1/3, R 1/4
+    assert (m["tacred"]["n_correct"], m["tacred"]["n_predicted"], m["tacred"]["n_gold"]) == (1, 3, 4)
+    assert m["tacred"]["precision"] == pytest.approx(1 / 3) and m["tacred"]["recall"] == pytest.approx(1 / 4)
+    assert m["tacred"]["f1"] == pytest.approx(2 / 7) and m["micro_f1"] == m["tacred"]["f1"]
+    # per relation F1: title 2/3, founded_by 0, city_of_birth 0, employee_of 0 -> macro over 4 relations
+    assert m["macro_f1_relations"] == pytest.approx((2 / 3) / 4)
+    # an invalid output is a predicted relation, and wrong: P 1/4, R 1/4
+    m = compute_metrics(gold, pred[:5] + [None], TACRED)
+    assert m["tacred"]["precision"] == pytest.approx(1 / 4) and m["micro_f1"] == pytest.approx(1 / 4)
+
+
+@pytest.mark.parametrize("gold, pred, none, expect", [
+    (["per:title"], ["no_relation"], "no_relation", (1.0, 0.0, 0.0)),  # nothing predicted: P = 1
+    (["no_relation"], ["no_relation"], "no_relation", (1.0, 0.0, 0.0)),  # nothing to find: R = 0
+    (["per:title", "per:title"], ["per:title", None], None, (0.5, 0.5, 0.5)),  # no none label: all count
+])
+def test_tacred_scorer_edge_cases_follow_the_official_scorer(gold, pred, none, expect):
+    s = tacred_scores(gold, pred, none)
+    assert (s["precision"], s["recall"], s["f1"]) == expect
+
+
+def _reference_tacred(gold, pred, none):
+    """Row-by-row counts in the official scorer's four cases (float64 Python)."""
+    correct = guessed = golds = 0
+    for g, p in zip(gold, pred):
+        p = INVALID if p is None else p
+        guessed += p != none
+        golds += g != none
+        correct += g != none and p == g
+    prec = correct / guessed if guessed else 1.0
+    rec = correct / golds if golds else 0.0
+    return prec, rec, (2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+
+
+def test_tacred_scorer_matches_reference_on_random_labels():
+    rng = random.Random(0)
+    for _ in range(50):
+        n = rng.randint(1, 30)
+        gold = [rng.choice(TACRED.labels) for _ in range(n)]
+        pred = [rng.choice(TACRED.labels + (None,)) for _ in range(n)]
+        s = tacred_scores(gold, pred, "no_relation")
+        assert (s["precision"], s["recall"], s["f1"]) == pytest.approx(_reference_tacred(gold, pred, "no_relation"))
