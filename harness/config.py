@@ -67,7 +67,7 @@ class TrainConfig:
     warmup_ratio: float = 0.03  # fraction of steps of linear warm-up
     schedule: str = "cosine"  # cosine | linear | constant (after warm-up)
     grad_clip: float = 1.0  # max global grad norm; <= 0 disables
-    norm_mode: str = "sequence"  # token | example | sequence (see harness.kernels.normalize)
+    norm_mode: str = "sequence"  # token | example | sequence (see harness.train.normaliser)
     optimizer: str = "adamw"  # adamw | adamw8bit (bitsandbytes)
     seed: int = 0  # data order and init seed
     eval_every: int = 0  # optimizer steps between evaluations; 0 = once per epoch
@@ -100,7 +100,9 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def dump(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        from harness.run import atomic_write_json
+
+        atomic_write_json(path, self.to_dict())
 
 
 class ConfigError(ValueError):

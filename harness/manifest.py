@@ -7,9 +7,10 @@ refuses a mismatch with a message naming the file, the field, and both values.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
+
+from harness.run import atomic_write_json
 
 
 class ManifestMismatch(ValueError):
@@ -37,16 +38,8 @@ def library_versions() -> dict:
     return out
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_manifest(path: str | Path, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    atomic_write_json(path, data)
 
 
 def read_json(path: str | Path, what: str = "file", error: type[Exception] = ValueError) -> dict:

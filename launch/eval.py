@@ -10,7 +10,8 @@
     python launch/eval.py curves RUN_DIR [RUN_DIR ...] --out curves.png [--split dev]
         learning curves of several runs (from each run's evals.jsonl) on one chart.
     python launch/eval.py weights --config run.json --out-dir plots/
-        weight distribution per gold label and clean vs corrupted (from <run_dir>/weights/weights.f32).
+        weight distribution per gold label and clean vs corrupted (from <run_dir>/weights/weights.f32, checked
+        against its manifest and this config's training split).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import dist, log
+from harness.run import RunDir
 
 
 def cmd_score(args) -> int:
@@ -49,15 +51,14 @@ def cmd_score(args) -> int:
 
 def cmd_run(args) -> int:
     from harness.config import load_config
-    from harness.data.dataset import load_splits
-    from harness.eval import evaluate_model, print_summary, write_eval_json
-    from harness.manifest import git_revision, library_versions
-    from harness.models.load import build_model, model_identity
+    from harness.data.dataset import prepare_splits
+    from harness.eval import eval_identity, evaluate_model, print_summary, write_eval_json
+    from harness.models.load import build_model
     from harness.models.tokenizer import load_tokenizer
 
     cfg = load_config(args.config, args.set)
     dist.init()
-    splits = load_splits(cfg.data)
+    splits = prepare_splits(cfg.data, RunDir(cfg.run_dir).data, is_writer=dist.rank() == 0, wait=dist.barrier)
     examples = getattr(splits, args.split)
     if not examples:
         raise SystemExit(f"error: split {args.split!r} of data.dataset={cfg.data.dataset} is empty")
@@ -65,14 +66,9 @@ def cmd_run(args) -> int:
     model = build_model(args.model, dtype=cfg.model.dtype, device=dist.device_for(), attn_impl=cfg.model.attn_impl)
     result = evaluate_model(model, tok, examples, splits.label_space, splits.template, method=cfg.eval.method,
                             batch_examples=cfg.eval.batch_examples, max_new_tokens=cfg.eval.max_new_tokens)
-    out = Path(args.out) if args.out else Path(cfg.run_dir) / "eval.json"
+    out = Path(args.out) if args.out else RunDir(cfg.run_dir).eval_json
     if dist.rank() == 0:
-        info = splits.info
-        data = {"dataset": info["dataset"], "split": args.split, "label_space": info["label_space"],
-                "fingerprint": info["fingerprints"][args.split], "data_files": info["data_files"],
-                "noise": info["noise"], "template": info["template"], "template_hash": info["template_hash"]}
-        write_eval_json(out, result, model=model_identity(args.model, model.config), data=data,
-                        config=cfg.to_dict(), git_revision=git_revision(), versions=library_versions())
+        write_eval_json(out, result, **eval_identity(splits, args.split, args.model, model.config, cfg))
         print_summary(result, f"{args.split} ({cfg.eval.method})")
         log.info(f"eval.json -> {out}")
     dist.destroy()
@@ -103,16 +99,19 @@ def cmd_curves(args) -> int:
 def cmd_weights(args) -> int:
     from harness.config import load_config
     from harness.data.dataset import load_splits
+    from harness.data.examples import fingerprint
     from harness.eval.plots import plot_weights_noisy, plot_weights_per_label
+    from harness.scoring.weights import load_weights
 
     cfg = load_config(args.config, args.set)
-    train = load_splits(cfg.data).train
-    path = Path(args.weights) if args.weights else Path(cfg.run_dir) / "weights" / "weights.f32"
-    if not path.is_file():
-        raise SystemExit(f"error: weights file not found: {path}")
-    w = np.fromfile(path, dtype=np.float32)
-    if w.shape[0] != len(train):
-        raise SystemExit(f"error: {path} holds {w.shape[0]} weights but the training split has {len(train)} examples")
+    splits = load_splits(cfg.data)
+    train = splits.train
+    path = args.weights or RunDir(cfg.run_dir).weights
+    try:
+        w = load_weights(path, n=len(train), dataset_fingerprint=fingerprint(train),
+                         template_hash=splits.template.hash)
+    except (FileNotFoundError, ValueError) as e:  # ManifestMismatch is a ValueError
+        raise SystemExit(f"error: {e}") from e
     out = Path(args.out_dir)
     a = plot_weights_per_label(w, [ex.label for ex in train], out / "weights_per_label.png")
     b = plot_weights_noisy(w, np.array([ex.is_noisy for ex in train], dtype=bool), out / "weights_clean_vs_noisy.png")

@@ -23,7 +23,6 @@ ATLANTIS achieves with real pretrained models.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness import log  # noqa: E402
+from harness.run import RunDir, atomic_write_json  # noqa: E402
 
 # Embedded default: small enough for < 10 minutes on 2 CPU cores, large enough for a tiny model to learn.
 DEFAULT_SETS = [
@@ -137,62 +137,72 @@ def main(argv=None) -> int:
     from harness.models.tokenizer import run_tokenizer
 
     cfg = load_config(None, sets)
-    run_tokenizer(cfg.model, load_splits(cfg.data), root / "tokenizer")
+    shared = RunDir(root)  # the experiment root holds the shared tokenizer and the plots
+    run_tokenizer(cfg.model, load_splits(cfg.data), shared.tokenizer)
     if not a.large:
-        sets.append(f"model.tokenizer={root / 'tokenizer'}")
+        sets.append(f"model.tokenizer={shared.tokenizer}")
     train_cmd = launcher(a.nproc) + ["launch/train.py", "--ds", ds]
 
     reference = a.reference
     if not reference:
-        ref_dir = root / "reference"
-        if not (ref_dir / "export" / "config.json").is_file():
+        ref = RunDir(root / "reference")
+        if not _exported(ref):
             small = cfg.model.small
             timings["reference"] = run_stage("reference", train_cmd + config_args(
-                sets + [f"run_dir={ref_dir}", f"model.large={small}", "train.eval_split=dev"]) + _resume(ref_dir), logs)
-        reference = str(ref_dir / "export")
+                sets + [f"run_dir={ref.root}", f"model.large={small}", "train.eval_split=dev"]) + _resume(ref), logs)
+        reference = str(ref.export)
     sets.append(f"model.reference={reference}")
 
-    score_dir = root / "scoring"
-    weights = score_dir / "weights" / "weights.f32"
+    scoring = RunDir(root / "scoring")
+    weights = scoring.weights
     if not weights.is_file():
         timings["scoring"] = run_stage("scoring", launcher(a.nproc) + ["launch/score.py"] + config_args(
-            sets + [f"run_dir={score_dir}"]), logs)
+            sets + [f"run_dir={scoring.root}"]), logs)
 
     runs = {"sft": [], "atlantis": [f"train.weights_file={weights}"]}
     for name, extra in runs.items():
-        run_dir = root / name
-        if not (run_dir / "export" / "config.json").is_file():
-            timings[name] = run_stage(name, train_cmd + config_args(sets + [f"run_dir={run_dir}"] + extra)
-                                      + _resume(run_dir), logs)
-        if not (run_dir / "eval.json").is_file():
+        run = RunDir(root / name)
+        if not _exported(run):
+            timings[name] = run_stage(name, train_cmd + config_args(sets + [f"run_dir={run.root}"] + extra)
+                                      + _resume(run), logs)
+        if not run.eval_json.is_file():
             timings[f"eval-{name}"] = run_stage(f"eval-{name}", launcher(a.nproc) + [
-                "launch/eval.py", "run", "--model", str(run_dir / "export"), "--split", "test"]
-                + config_args(sets + [f"run_dir={run_dir}"] + extra), logs)
+                "launch/eval.py", "run", "--model", str(run.export), "--split", "test"]
+                + config_args(sets + [f"run_dir={run.root}"] + extra), logs)
 
     run_dirs = [str(root / n) for n in runs]
     eval_py = [sys.executable, "launch/eval.py"]
     run_stage("compare", eval_py + ["compare"] + run_dirs, logs)
-    run_stage("curves", eval_py + ["curves"] + run_dirs + ["--out", str(root / "plots" / "curves.png"),
+    run_stage("curves", eval_py + ["curves"] + run_dirs + ["--out", str(shared.plots / "curves.png"),
                                                            "--split", "test"], logs)
-    run_stage("weight-plots", eval_py + ["weights", "--weights", str(weights), "--out-dir", str(root / "plots")]
-              + config_args(sets + [f"run_dir={score_dir}"]), logs)
-    summarize(root, run_dirs, score_dir, timings, time.perf_counter() - t_start)
+    run_stage("weight-plots", eval_py + ["weights", "--weights", str(weights), "--out-dir", str(shared.plots)]
+              + config_args(sets + [f"run_dir={scoring.root}"]), logs)
+    summarize(root, run_dirs, scoring, timings, time.perf_counter() - t_start)
     return 0
 
 
-def _resume(run_dir: Path) -> list[str]:
-    return ["--resume"] if (run_dir / "checkpoints" / "latest").is_file() else []
+def _exported(run: RunDir) -> bool:
+    """The training stage of ``run`` finished: its Hugging Face export exists."""
+    return (run.export / "config.json").is_file()
 
 
-def summarize(root: Path, run_dirs: list[str], score_dir: Path, timings: dict, total_s: float) -> None:
+def _resume(run: RunDir) -> list[str]:
+    """``--resume`` when the run holds a complete checkpoint to resume from."""
+    from harness.train.checkpoint import LATEST
+
+    return ["--resume"] if (run.checkpoints / LATEST).is_file() else []
+
+
+def summarize(root: Path, run_dirs: list[str], scoring: RunDir, timings: dict, total_s: float) -> None:
     """The experiment's side-by-side table (macro-F1, weight statistics, noise-detection AUC) + summary.json."""
     from harness.eval.evaluate import read_eval_json
+    from harness.manifest import read_manifest
 
-    stats_path = score_dir / "weights" / "weights.json"
-    wstats = json.loads(stats_path.read_text()).get("stats", {}) if stats_path.is_file() else {}
+    manifest = scoring.weights_manifest
+    wstats = read_manifest(manifest).get("stats", {}) if manifest.is_file() else {}
     rows, summary = [], {"runs": {}, "weights": wstats, "timings_s": timings, "total_s": total_s}
     for rd in run_dirs:
-        ev = read_eval_json(Path(rd) / "eval.json")
+        ev = read_eval_json(RunDir(rd).eval_json)
         name = Path(rd).name
         summary["runs"][name] = {k: ev.get(k) for k in ("accuracy", "macro_f1", "official", "n_invalid")}
         rows.append([name, 100 * ev["macro_f1"], 100 * ev["accuracy"],
@@ -200,8 +210,8 @@ def summarize(root: Path, run_dirs: list[str], score_dir: Path, timings: dict, t
     log.table("test split (label ranking)", ["run", "macro-F1 %", "accuracy %", "SemEval official %"], rows)
     keys = ["min", "max", "std", "ess", "ess_fraction", "fraction_clipped", "roc_auc_clean_vs_noisy"]
     log.table("ATLANTIS weights (training split)", keys, [[wstats.get(k, "-") for k in keys]])
-    (root / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
-    log.info(f"summary -> {root / 'summary.json'}; plots -> {root / 'plots'}; total {total_s:.0f}s")
+    atomic_write_json(root / "summary.json", summary)
+    log.info(f"summary -> {root / 'summary.json'}; plots -> {RunDir(root).plots}; total {total_s:.0f}s")
 
 
 if __name__ == "__main__":

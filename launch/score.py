@@ -13,14 +13,14 @@ Multi-node: every node writes rows of the same memmaps, so run_dir must be on a 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from harness import dist
 from harness.config import load_config
 from harness.log import info
 from harness.models.tokenizer import run_tokenizer
-from harness.scoring import weights as W
-from harness.scoring.score import role_names, run_scoring
+from harness.run import RunDir
+from harness.scoring.score import OnBatch, role_names, run_scoring
+from harness.scoring.weights import missing_roles, print_stats, write_weights
 
 
 def parse_args(argv=None):
@@ -32,28 +32,29 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv=None, on_batch: OnBatch | None = None) -> int:
+    """``on_batch``: a test hook passed to ``run_scoring`` (tests/scoring/_score_driver.py); None here."""
     args = parse_args(argv)
     cfg = load_config(args.config, args.set)
     dist.init()
-    run_dir = Path(cfg.run_dir)
+    run = RunDir(cfg.run_dir, cfg.scoring.out_dir)
     if dist.rank() == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.dump(run_dir / "score_config.json")
-    from harness.data.dataset import load_splits
+        run.root.mkdir(parents=True, exist_ok=True)
+        cfg.dump(run.score_config)
+    from harness.data.dataset import prepare_splits
 
-    splits = load_splits(cfg.data)
+    splits = prepare_splits(cfg.data, run.data, is_writer=dist.rank() == 0, wait=dist.barrier)
     train, template = splits.train, splits.template
-    tok = run_tokenizer(cfg.model, splits, run_dir / "tokenizer")
-    scores_dir = run_scoring(cfg, train, template, tok, run_dir)
-    needed = set(W.FORMULAS.get(cfg.weights.formula, {}))
+    tok = run_tokenizer(cfg.model, splits, run.tokenizer)
+    scores_dir = run_scoring(cfg, train, template, tok, run.root, on_batch=on_batch)
     if dist.rank() == 0 and not args.skip_weights:
-        if needed <= set(role_names(cfg)):
-            manifest = W.write_weights(scores_dir, run_dir / "weights", train, template.hash, cfg.weights)
-            W.print_stats(manifest["stats"])
-            info(f"weights -> {run_dir / 'weights' / W.WEIGHTS_FILE}")
+        missing = missing_roles(cfg.weights.formula, role_names(cfg))
+        if missing:
+            info(f"weights not written: formula {cfg.weights.formula!r} also needs the scores of {missing}")
         else:
-            info(f"weights not written: formula {cfg.weights.formula!r} needs {sorted(needed)}")
+            manifest = write_weights(scores_dir, run.weights_dir, train, template.hash, cfg.weights)
+            print_stats(manifest["stats"])
+            info(f"weights -> {run.weights}")
     dist.barrier()
     dist.destroy()
     return 0

@@ -56,13 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("LOCAL_RANK", str(a.local_rank))
     from harness import dist, log
     from harness.config import load_config
-    from harness.train.loop import train
+    from harness.train.trainer import Trainer
 
     cfg = load_config(a.config, a.set)
-    out = train(cfg, a.ds, resume=a.resume, dist_timeout_s=a.dist_timeout, export=not a.no_export)
+    trainer = Trainer(cfg, a.ds, resume=a.resume, dist_timeout_s=a.dist_timeout, export=not a.no_export).setup()
+    out = trainer.train()
     log.info(f"done: {out['steps']} steps, final loss {out['losses'][-1] if out['losses'] else float('nan'):.4f}, "
              f"run dir {out['run_dir']}")
-    del out  # drop the engine before the process group goes (see harness.dist.destroy)
+    del out
+    trainer.close()  # drop the engine before the process group goes (see harness.dist.destroy)
     dist.destroy()
     return 0
 

@@ -18,7 +18,7 @@ from harness.data.dataset import load_splits  # noqa: E402
 from harness.data.tokenize import collate, encode  # noqa: E402
 from harness.models.tokenizer import train_tokenizer  # noqa: E402
 from harness.train.data import global_batches, rank_micro_batches  # noqa: E402
-from harness.train.loss import batch_normaliser  # noqa: E402
+from harness.train.normaliser import batch_normaliser  # noqa: E402
 
 
 def refused(fn) -> str:
@@ -31,7 +31,8 @@ def refused(fn) -> str:
 
 def step_bookkeeping(rank: int, world: int) -> dict:
     """Z and the step loss of one global batch of 8 (2 micro-batches per rank) through the loop's functions."""
-    from harness.train.loop import step_normaliser, step_readout
+    from harness.train.normaliser import step_normaliser
+    from harness.train.trainer import step_readout
 
     splits = load_splits(load_config(None, ["data.synthetic_size=40", "data.max_train_examples=16"]).data)
     tok = train_tokenizer([e.text for e in splits.train] * 2, vocab_size=300)

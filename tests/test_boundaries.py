@@ -9,8 +9,10 @@ MODULES = [
     "harness.models.load", "harness.models.tokenizer", "harness.models.label_rows", "harness.manifest",
     "harness.data.dataset", "harness.data.noise", "harness.data.synthetic", "harness.data.markers",
     "harness.data.readers.semeval", "harness.data.readers.conll04", "harness.data.readers.jsonl",
-    "harness.kernels", "harness.kernels.normalize", "harness.eval", "harness.scoring.weights",
-    "harness.scoring.score", "harness.train.dsconfig", "harness.train.data",
+    "harness.kernels", "harness.eval", "harness.scoring.weights",
+    "harness.scoring.score", "harness.train.dsconfig", "harness.train.data", "harness.train.normaliser",
+    "harness.train.metrics", "harness.train.plan", "harness.run", "harness.data.registry",
+    "harness.data.readers.tacred",
 ]
 
 

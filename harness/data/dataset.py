@@ -1,4 +1,6 @@
-"""The data stage's one entry point: ``load_splits(DataConfig) -> Splits``, and ``write_splits`` / ``read_splits``.
+"""The data stage: ``load_splits(DataConfig) -> Splits`` reads a dataset; ``prepare_splits`` does it once per run
+folder (``write_splits`` -> ``<run>/data/{train,dev,test}.jsonl`` + manifest) and every later stage or resume in
+that folder reads the written examples back (``read_splits``: fingerprints checked against the manifest).
 
 The datasets, their files and defaults are entries of ``harness.data.registry.REGISTRY``.
 Order of operations: read -> dev split -> ``max_train_examples`` / ``max_eval_examples`` (first N in order) ->
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from harness.data.prompts import Template, get_template
 from harness.data.registry import SPLIT_NAMES, DatasetSpec, dev_split, get_dataset
 from harness.manifest import git_revision, library_versions, read_manifest, write_manifest
 
-__all__ = ["Splits", "dev_split", "load_splits", "read_splits", "to_dataset", "write_splits"]
+__all__ = ["Splits", "dev_split", "load_splits", "prepare_splits", "read_splits", "to_dataset", "write_splits"]
 
 
 @dataclass
@@ -109,6 +112,25 @@ def read_splits(out_dir: str | Path) -> Splits:
         raise ValueError(f"{out_dir / 'manifest.json'}: template {template.name!r} now hashes to {template.hash}, "
                          f"the manifest recorded {man['template_hash']}")
     return Splits(parts["train"], parts["dev"], parts["test"], space, template, man)
+
+
+def prepare_splits(cfg: DataConfig, out_dir: str | Path, *, is_writer: bool = True, wait=lambda: None) -> Splits:
+    """The run's examples: written once under ``out_dir`` (by the process with ``is_writer``; the others
+    ``wait()`` for it, e.g. a barrier), read back by every process and every later stage. A folder prepared
+    under a different data config is refused, naming the fields that differ."""
+    out_dir = Path(out_dir)
+    manifest = out_dir / "manifest.json"
+    if is_writer and not manifest.is_file():
+        write_splits(load_splits(cfg), out_dir)
+    wait()
+    want = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    have = read_manifest(manifest).get("config", {})
+    differ = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+    if differ:
+        raise ValueError(f"{manifest}: the examples in this run folder were prepared under another data config "
+                         f"(fields {', '.join(f'data.{k}: {have.get(k)!r} there, {want.get(k)!r} now' for k in differ)})"
+                         "; use a new run folder, or the data config the folder was prepared with")
+    return read_splits(out_dir)
 
 
 def to_dataset(examples: list[Example]):

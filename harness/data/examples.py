@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.manifest import iter_jsonl
+from harness.run import atomic_write
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,14 @@ def fingerprint(examples: list[Example]) -> str:
 
 
 def write_jsonl(examples: list[Example], path: str | Path) -> None:
-    """Write atomically: a temporary file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    with tmp.open("w") as f:
-        for ex in examples:
-            f.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    """One example per line, written atomically (``harness.run.atomic_write``)."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8") as f:
+            for ex in examples:
+                f.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
+
+    atomic_write(path, write)
 
 
 def read_examples_jsonl(path: str | Path) -> list[Example]:

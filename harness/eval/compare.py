@@ -6,25 +6,26 @@ from pathlib import Path
 
 from harness.eval.evaluate import read_eval_json
 from harness.manifest import read_json
+from harness.run import RunDir
 
 
-def _read_config(run: Path) -> dict:
-    return read_json(run / "config.json", "config.json (RunConfig.dump) of this run directory")
+def _read_config(run: RunDir) -> dict:
+    return read_json(run.config, "config.json (RunConfig.dump) of this run directory")
 
 
 def run_row(run_dir: str | Path) -> dict:
     """One run's setting, method and figures from its config.json and eval.json."""
-    run = Path(run_dir)
+    run = RunDir(run_dir)
     cfg = _read_config(run)
-    ev = read_eval_json(run / "eval.json")
+    ev = read_eval_json(run.eval_json)
     try:
         data, train, weights, model = cfg["data"], cfg["train"], cfg["weights"], cfg["model"]
         method = weights["formula"] if train["weights_file"] else "sft"
         setting = f"{data['dataset']}/{ev.get('label_space') or data['label_space']}/{model['large']}"
         noise = float(data["noise_rate"])
     except KeyError as e:
-        raise ValueError(f"{run / 'config.json'}: missing field {e} (expected a RunConfig.dump)") from e
-    return {"run": str(run), "setting": setting, "noise_rate": noise, "method": method,
+        raise ValueError(f"{run.config}: missing field {e} (expected a RunConfig.dump)") from e
+    return {"run": str(run.root), "setting": setting, "noise_rate": noise, "method": method,
             "macro_f1": ev["macro_f1"], "official": ev.get("official")}
 
 

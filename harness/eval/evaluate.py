@@ -1,4 +1,5 @@
-"""The one evaluation entry point (training loop and ``launch/eval.py run``), eval.json and the console table."""
+"""The one evaluation entry point (training loop and ``launch/eval.py run``), eval.json (its figures and what
+identifies them) and the console table."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from harness.data.prompts import Template, get_template
 from harness.eval.generate import generate_predict
 from harness.eval.metrics import compute_metrics
 from harness.eval.rank import rank_predict
-from harness.manifest import atomic_write_text, read_json
+from harness.manifest import git_revision, library_versions, read_json
+from harness.models.load import model_identity
+from harness.run import atomic_write_text
 
 METHODS = ("rank", "generate")
 
@@ -37,10 +40,10 @@ def evaluate_model(model, tokenizer, examples: list[Example], label_space: Label
         preds, _ = rank_predict(model, tokenizer, examples, labels, tpl, batch_examples=batch_examples,
                                 head_params=head_params)
     else:
-        preds, info = generate_predict(model, tokenizer, examples, labels, tpl, batch_examples=batch_examples,
-                                       max_new_tokens=max_new_tokens)
-        extra["match_counts"] = info["match_counts"]
-        extra["generated_texts"] = info["texts"]
+        preds, decoded = generate_predict(model, tokenizer, examples, labels, tpl, batch_examples=batch_examples,
+                                          max_new_tokens=max_new_tokens)
+        extra["match_counts"] = decoded["match_counts"]
+        extra["generated_texts"] = decoded["texts"]
     gold = [ex.label for ex in examples]
     out = {"method": method, "label_space": space.name, "template": {"name": tpl.name, "hash": tpl.hash},
            "data_fingerprint": fingerprint(examples)}
@@ -71,6 +74,19 @@ def write_eval_json(path: str | Path, result: dict, **identity) -> dict:
 
 def read_eval_json(path: str | Path) -> dict:
     return read_json(path, "eval.json")
+
+
+def eval_identity(splits, split: str, model_spec: str, model_config, cfg) -> dict:
+    """What eval.json records beside the figures (``write_eval_json(path, result, **eval_identity(...))``): the
+    model evaluated, the data (dataset, split, its fingerprint, files, noise, template), the resolved run config,
+    the git revision and the library versions."""
+    data_info = splits.info
+    data = {"dataset": data_info["dataset"], "split": split, "label_space": data_info["label_space"],
+            "fingerprint": data_info["fingerprints"][split], "data_files": data_info["data_files"],
+            "noise": data_info["noise"], "template": data_info["template"],
+            "template_hash": data_info["template_hash"]}
+    return {"model": model_identity(model_spec, model_config), "data": data, "config": cfg.to_dict(),
+            "git_revision": git_revision(), "versions": library_versions()}
 
 
 def headline(result: dict) -> dict:

@@ -1,21 +1,19 @@
 """Greedy decoding with exact and normalised matching to the label space.
 
 An output that matches no label (or, normalised, more than one) is INVALID: its prediction is ``None``, it is
-counted and scored wrong, never mapped to a label. Sharded like ranking: every rank calls ``generate`` the same
-number of times (dummy batches dropped), with ``synced_gpus`` when several ranks run.
+counted and scored wrong, never mapped to a label. Sharded like ranking (``harness.eval.batches``): every rank
+calls ``generate`` the same number of times (dummy batches dropped), with ``synced_gpus`` when several ranks run.
 """
 
 from __future__ import annotations
 
-import math
 import re
-
-import torch
 
 from harness import dist
 from harness.data.examples import Example
 from harness.data.prompts import Template
 from harness.data.tokenize import encode
+from harness.eval.batches import pad_rows, sharded_batches
 from harness.models.load import family_of
 
 
@@ -35,30 +33,10 @@ def match_label(text: str, labels) -> tuple[str | None, str]:
     return None, "invalid"
 
 
-def _left_pad(rows: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, r in enumerate(rows):
-        ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
-        mask[i, width - len(r):] = 1
-    return ids.to(device), mask.to(device)
-
-
-def _right_pad(rows, pad, device):
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[i, : len(r)] = 1
-    return ids.to(device), mask.to(device)
-
-
 def greedy_texts(model, tokenizer, prompts: list[list[int]], *, pad_id: int, max_new_tokens: int) -> list[str]:
     """Greedy continuations of token-id prompts, cut at the first EOS, decoded without special tokens."""
     causal = family_of(model.config) == "causal"
-    ids, mask = (_left_pad if causal else _right_pad)(prompts, pad_id, model.device)
+    ids, mask = pad_rows(prompts, max(len(p) for p in prompts), pad_id, model.device, left=causal)
     out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
                          num_beams=1, pad_token_id=pad_id, eos_token_id=tokenizer.eos_token_id,
                          synced_gpus=dist.world() > 1)
@@ -78,25 +56,15 @@ def generate_predict(model, tokenizer, examples: list[Example], labels, template
         raise ValueError("no examples to decode")
     family = family_of(model.config)
     enc = encode(examples, tokenizer, template, family, labels=[labels[0]] * len(examples))
-    n, r, w = len(examples), dist.rank(), dist.world()
-    shard = list(dist.shard_range(n, r, w))
-    n_batches = math.ceil(math.ceil(n / w) / batch_examples)
-    was_training = model.training
-    model.eval()
-    local = {}
-    try:
-        with torch.no_grad():
-            for j in range(n_batches):
-                idx = shard[j * batch_examples: (j + 1) * batch_examples]
-                texts = greedy_texts(model, tokenizer, [enc.prompt_ids[i] for i in (idx or [0])],
-                                     pad_id=enc.pad_id, max_new_tokens=max_new_tokens)
-                local.update(zip(idx, texts))
-    finally:
-        model.train(was_training)
+
+    def decode(idx: list[int]) -> list[str]:
+        return greedy_texts(model, tokenizer, [enc.prompt_ids[i] for i in idx], pad_id=enc.pad_id,
+                            max_new_tokens=max_new_tokens)
+
     merged = {}
-    for part in dist.all_gather_object(local):
-        merged.update(part)
-    texts = [merged[i] for i in range(n)]
+    for idx, batch_texts in sharded_batches(model, len(examples), batch_examples, decode):
+        merged.update(zip(idx, batch_texts))
+    texts = [merged[i] for i in range(len(examples))]
     preds, counts = [], {"exact": 0, "normalised": 0, "invalid": 0}
     for t in texts:
         lab, how = match_label(t, labels)

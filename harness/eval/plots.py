@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -12,15 +11,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np
 
 from harness.manifest import iter_jsonl  # noqa: E402
+from harness.run import RunDir, atomic_write  # noqa: E402
 
 EVALS_KEYS = ("step", "split", "macro_f1", "train_loss")
 
 
 def read_evals_jsonl(path: str | Path) -> list[dict]:
-    """One JSON object per line with at least step, split, macro_f1, train_loss (the training loop's file)."""
+    """One JSON object per line with at least step, split, macro_f1, train_loss (the training loop's file).
+    ``path``: the file, or a run folder (its ``RunDir.evals``)."""
     path = Path(path)
     if path.is_dir():
-        path = path / "evals.jsonl"
+        path = RunDir(path).evals
     out = []
     for n, rec in iter_jsonl(path, "evals.jsonl"):
         missing = [k for k in EVALS_KEYS if k not in rec]
@@ -33,13 +34,13 @@ def read_evals_jsonl(path: str | Path) -> list[dict]:
 
 
 def _save(fig, path: str | Path) -> Path:
+    """Write the figure atomically (the format from ``path``'s suffix, PNG without one), then close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    fmt = path.suffix.lstrip(".") or "png"
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight", format=fmt))
+    finally:
+        plt.close(fig)
 
 
 def plot_learning_curves(runs: dict[str, list[dict]], path: str | Path, *, split: str = "dev") -> Path:

@@ -7,22 +7,21 @@ Per batch of examples the prompt is encoded ONCE:
   seq2seq  the encoder runs once; the decoder runs over [start] + candidate[:-1] for all K candidates against
            the encoder states expanded K times.
 Only label rows reach the LM head, through ``harness.kernels.label_logprobs`` (no [tokens, vocab] tensor over
-prompt positions). Sharded over ranks with ``harness.dist``; every rank makes the same number of forward calls
-(a shorter shard runs dummy batches whose results are dropped), as ZeRO-3 requires.
+prompt positions). Sharded over ranks by ``harness.eval.batches.sharded_batches``: every rank makes the same
+number of forward calls (a shorter shard runs dummy batches whose results are dropped), as ZeRO-3 requires.
 """
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 
-from harness import dist
 from harness.data.examples import Example
 from harness.data.prompts import Template
 from harness.data.tokenize import encode, encode_label
+from harness.eval.batches import pad_rows, sharded_batches
 from harness.kernels import label_logprobs
 from harness.models.label_rows import decoder_hidden, lm_head_of
 from harness.models.load import family_of
@@ -39,20 +38,11 @@ def plain_head_params(model):
     return ctx
 
 
-def _pad_rows(rows: list[list[int]], width: int, pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for r, s in enumerate(rows):
-        ids[r, : len(s)] = torch.tensor(s, dtype=torch.long)
-        mask[r, : len(s)] = 1
-    return ids.to(device), mask.to(device)
-
-
 def _causal_hidden(model, prompts, cands, pad, device):
     """Hidden states [B*K, Cmax, H] that predict each candidate's tokens (row j predicts token j)."""
     B, K = len(prompts), len(cands)
     lens = torch.tensor([len(p) for p in prompts], device=device)
-    ids, mask = _pad_rows(prompts, int(lens.max()), pad, device)
+    ids, mask = pad_rows(prompts, int(lens.max()), pad, device)
     pos = torch.arange(ids.shape[1], device=device).expand_as(ids)
     out = model.base_model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
     h_last = out.last_hidden_state[torch.arange(B, device=device), lens - 1]  # predicts token 0
@@ -60,7 +50,7 @@ def _causal_hidden(model, prompts, cands, pad, device):
     cache.batch_repeat_interleave(K)
     conts = [c[:-1] for c in cands] * B  # row b*K + k
     width = max(len(c) for c in conts)
-    cont, cmask = _pad_rows(conts, width, pad, device)
+    cont, cmask = pad_rows(conts, width, pad, device)
     cpos = lens.repeat_interleave(K)[:, None] + torch.arange(width, device=device)[None]
     full_mask = torch.cat([mask.repeat_interleave(K, 0), cmask], 1)
     h2 = model.base_model(input_ids=cont, attention_mask=full_mask, position_ids=cpos, past_key_values=cache,
@@ -70,10 +60,10 @@ def _causal_hidden(model, prompts, cands, pad, device):
 
 def _seq2seq_hidden(model, prompts, cands, pad, start, device):
     B, K = len(prompts), len(cands)
-    ids, mask = _pad_rows(prompts, max(len(p) for p in prompts), pad, device)
+    ids, mask = pad_rows(prompts, max(len(p) for p in prompts), pad, device)
     enc = model.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
     dec_rows = [[start] + c[:-1] for c in cands] * B
-    dec, dmask = _pad_rows(dec_rows, max(len(c) for c in cands), pad, device)
+    dec, dmask = pad_rows(dec_rows, max(len(c) for c in cands), pad, device)
     return decoder_hidden(model, enc.repeat_interleave(K, 0), mask.repeat_interleave(K, 0), dec, dmask)
 
 
@@ -90,7 +80,7 @@ def batch_label_scores(model, prompts: list[list[int]], cands: list[list[int]], 
         if decoder_start_id is None:
             raise ValueError("seq2seq ranking needs the model config's decoder_start_token_id")
         hidden = _seq2seq_hidden(model, prompts, cands, pad_id, decoder_start_id, device)
-    tgt, valid = _pad_rows(cands * B, hidden.shape[1], pad_id, device)
+    tgt, valid = pad_rows(cands * B, hidden.shape[1], pad_id, device)
     valid = valid.bool()
     rows = hidden[valid]
     owner = torch.arange(B * K, device=device)[:, None].expand_as(valid)[valid]
@@ -104,33 +94,18 @@ def rank_scores(model, tokenizer, examples: list[Example], labels: list[str] | t
     """[N, K] float32 candidate log-likelihoods for every example (all ranks get the full, same array)."""
     if not examples:
         raise ValueError("no examples to rank")
-    if batch_examples < 1:
-        raise ValueError(f"batch_examples must be >= 1, got {batch_examples}")
     family = family_of(model.config)
     start = getattr(model.config, "decoder_start_token_id", None)
     enc = encode(examples, tokenizer, template, family, decoder_start_id=start, labels=[labels[0]] * len(examples))
     cands = [encode_label(tokenizer, lab, family, template) for lab in labels]
-    n, r, w = len(examples), dist.rank(), dist.world()
-    shard = sorted(dist.shard_range(n, r, w), key=lambda i: (len(enc.prompt_ids[i]), i))
-    n_batches = math.ceil(math.ceil(n / w) / batch_examples)  # identical on every rank
-    was_training = model.training
-    model.eval()
-    got_idx, got = [], []
-    try:
-        with torch.no_grad():
-            for j in range(n_batches):
-                idx = shard[j * batch_examples: (j + 1) * batch_examples]
-                run = idx or [0]  # dummy batch keeps the forward count equal across ranks
-                s = batch_label_scores(model, [enc.prompt_ids[i] for i in run], cands, pad_id=enc.pad_id,
-                                       decoder_start_id=start, head_params=head_params)
-                if idx:
-                    got_idx.extend(idx)
-                    got.append(s.cpu().numpy())
-    finally:
-        model.train(was_training)
-    local = (got_idx, np.concatenate(got) if got else np.zeros((0, len(cands)), np.float32))
-    out = np.full((n, len(cands)), np.nan, dtype=np.float32)
-    for idx, s in dist.all_gather_object(local):
+
+    def score(idx: list[int]) -> np.ndarray:
+        return batch_label_scores(model, [enc.prompt_ids[i] for i in idx], cands, pad_id=enc.pad_id,
+                                  decoder_start_id=start, head_params=head_params).cpu().numpy()
+
+    out = np.full((len(examples), len(cands)), np.nan, dtype=np.float32)
+    for idx, s in sharded_batches(model, len(examples), batch_examples, score,
+                                  order=lambda i: (len(enc.prompt_ids[i]), i)):
         out[idx] = s
     if np.isnan(out).any():
         raise RuntimeError("label ranking left some examples unscored (shards do not cover the data)")

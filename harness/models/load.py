@@ -86,11 +86,21 @@ def resolve_config(spec: str, vocab_size: int | None = None, **ids) -> Pretraine
     return AutoConfig.from_pretrained(str(path), local_files_only=True)
 
 
+DTYPE_ALIASES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+                 "float16": "float16", "fp16": "float16"}
+
+
+def canonical_dtype(name: str) -> str:
+    """float32 | bfloat16 | float16 for any of DTYPE_ALIASES (model.dtype's spellings)."""
+    if name not in DTYPE_ALIASES:
+        raise ValueError(f"model.dtype={name!r}: expected auto or one of {sorted(DTYPE_ALIASES)}")
+    return DTYPE_ALIASES[name]
+
+
 def pick_dtype(name: str, device: torch.device | str) -> torch.dtype:
     if name == "auto":
         return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
-    return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-            "bf16": torch.bfloat16}[name]
+    return getattr(torch, canonical_dtype(name))
 
 
 def pick_attn(name: str, device: torch.device | str) -> str:

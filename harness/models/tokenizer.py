@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -11,6 +9,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from harness.data.markers import MARKER_TAGS
+from harness.run import atomic_write_dir
 
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
 MARKERS = list(MARKER_TAGS)  # entity markers, one added token each (defined in harness.data.markers)
@@ -45,16 +44,8 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
 
 
 def save_tokenizer(tok, path: str | Path) -> None:
-    """Save atomically (temporary folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=path.name + ".tmp"))
-    tok.save_pretrained(str(tmp))
-    if path.exists():
-        import shutil
-
-        shutil.rmtree(path)
-    os.replace(tmp, path)
+    """Save atomically (a temporary folder, then renamed over ``path``)."""
+    atomic_write_dir(path, lambda tmp: tok.save_pretrained(str(tmp)))
 
 
 def resolve_tokenizer(model_cfg, texts: list[str], cache_dir: str | Path, *, vocab_size: int = 1024):

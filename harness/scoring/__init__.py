@@ -1,9 +1,10 @@
 """Sharded no-grad scoring -> per-example log-likelihood memmaps (``score``, ``store``) -> weights (``weights``).
 
 Public API:
-    harness.scoring.score.run_scoring(cfg, examples, template, tokenizer, run_dir) -> scores_dir
+    harness.scoring.score.run_scoring(cfg, examples, template, tokenizer, run_dir, on_batch=None) -> scores_dir
     harness.scoring.score.score_batch(model, batch, device) -> (sums [B] float64, counts [B])
     harness.scoring.store.check_scores(scores_dir, *, expected, names) -> (manifest, {name: ModelArrays})
+    harness.scoring.weights.missing_roles(formula, scored_roles) -> roles still to score ([] = weights can be written)
     harness.scoring.weights.write_weights(scores_dir, out_dir, examples, template_hash, weights_cfg) -> manifest
-    harness.scoring.weights.load_weights(path, *, expected) -> np.memmap float32 [N]
+    harness.scoring.weights.load_weights(path, *, n, dataset_fingerprint, template_hash) -> np.memmap float32 [n]
 """

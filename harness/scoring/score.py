@@ -18,10 +18,10 @@ tests/scoring/test_quantize.py prints the figures): see ``QUANTIZE_NOTE``.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +36,16 @@ from harness.log import info, progress
 from harness.manifest import git_revision, library_versions
 from harness.models.label_rows import label_rows, lm_head_of
 from harness.models.load import build_model, family_of, model_identity, pick_dtype, resolve_config
+from harness.run import RunDir
 from harness.scoring import store
 
 QUANTIZE_NOTE = ("CPU, tiny-qwen2 checkpoint, 16 examples, scores ~ -95.5 nats: 8bit moves sequence scores by "
                  "0.0034 nats on average (max 0.0095); 4bit nf4 by 0.0138 (max 0.0291); ranking of examples "
                  "unchanged (corr 1.00000). A random-init model has near-flat logits, so a trained model will "
                  "move more: re-measure on the real checkpoints before trusting quantized weights.")
-KILL_ENV = "HARNESS_SCORING_KILL_AFTER"  # test hook: "K" or "K:rank" -> SIGKILL before marking batch K+1 done
+# on_batch(k): this process's batch k (0-based, counted over every model) has its scores written and flushed and
+# its done mark not yet; the kill -9 tests' driver (tests/scoring/_score_driver.py) SIGKILLs itself there.
+OnBatch = Callable[[int], None]
 
 
 @torch.no_grad()
@@ -66,14 +69,6 @@ def plan_batches(enc: Encoded, tokens_per_batch: int) -> list[list[int]]:
     return token_budget_batches(enc, list(range(len(enc))), tokens_per_batch)
 
 
-def _kill_hook() -> tuple[int, int | None] | None:
-    spec = os.environ.get(KILL_ENV, "")
-    if not spec:
-        return None
-    k, _, r = spec.partition(":")
-    return int(k), (int(r) if r else None)
-
-
 @dataclass
 class ModelSpec:
     name: str  # large | small | reference
@@ -81,14 +76,13 @@ class ModelSpec:
 
 
 def score_model(model, enc: Encoded, batches: list[list[int]], arrays: store.ModelArrays, *, name: str,
-                device, counter: list[int]) -> int:
-    """Score this rank's share of the not-done batches into ``arrays``. Returns examples scored."""
-    info_ = dist.env_info()
+                device, counter: list[int], on_batch: OnBatch | None = None) -> int:
+    """Score this rank's share of the not-done batches into ``arrays``. Returns examples scored.
+    ``counter[0]`` counts this process's batches over every model (the index ``on_batch`` receives)."""
     done = np.asarray(arrays.done)
     todo = [b for b in batches if not done[b].all()]
     dist.barrier()  # every rank chose from the same done mask before anyone writes
     mine = [todo[i] for i in dist.shard_range(len(todo), dist.rank(), dist.world())]
-    hook = _kill_hook()
     n_mine = sum(len(b) for b in mine)
     info(f"{name}: {len(batches)} batches, {len(todo)} to do ({sum(len(b) for b in todo)} examples), "
          f"rank 0 takes {len(mine)}")
@@ -96,9 +90,9 @@ def score_model(model, enc: Encoded, batches: list[list[int]], arrays: store.Mod
     with progress(f"score {name}", n_mine, unit="ex") as bar:
         for b in mine:
             sums, counts = score_batch(model, collate(enc, b), device)
-            die = hook is not None and counter[0] >= hook[0] and hook[1] in (None, info_.rank)
+            before_done = partial(on_batch, counter[0]) if on_batch is not None else None
             arrays.write(np.asarray(b, dtype=np.int64), sums.to(torch.float32).numpy(), counts.numpy(),
-                         before_done=(lambda: os.kill(os.getpid(), signal.SIGKILL)) if die else None)
+                         before_done=before_done)
             counter[0] += 1
             bar.advance(len(b))
     dt = time.perf_counter() - t0
@@ -135,12 +129,14 @@ def model_specs(model_cfg, names: list[str]) -> list[ModelSpec]:
     return out
 
 
-def run_scoring(cfg, examples: list[Example], template: Template, tokenizer, run_dir: str | Path) -> Path:
+def run_scoring(cfg, examples: list[Example], template: Template, tokenizer, run_dir: str | Path,
+                on_batch: OnBatch | None = None) -> Path:
     """Score ``examples`` under every model in ``cfg.scoring.models`` into ``<run_dir>/<scoring.out_dir>``.
-    Call with the process group initialised (or as a single process). Returns the scores folder."""
+    Call with the process group initialised (or as a single process). Returns the scores folder.
+    ``on_batch``: see ``OnBatch`` (the kill -9 tests' driver installs one; production passes none)."""
     if not examples:
         raise ValueError("no training examples to score")
-    scores_dir = Path(run_dir) / cfg.scoring.out_dir
+    scores_dir = RunDir(run_dir, cfg.scoring.out_dir).scores
     device = dist.device_for(dist.env_info())
     specs = model_specs(cfg.model, role_names(cfg))
     ids = dict(pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id)
@@ -173,7 +169,7 @@ def run_scoring(cfg, examples: list[Example], template: Template, tokenizer, run
         model = build_model(s.spec, vocab_size=len(tokenizer), dtype=cfg.model.dtype, device=device,
                             attn_impl=cfg.model.attn_impl, quantize=cfg.model.quantize, **ids).eval()
         model.requires_grad_(False)
-        score_model(model, enc, batches, arrays, name=s.name, device=device, counter=counter)
+        score_model(model, enc, batches, arrays, name=s.name, device=device, counter=counter, on_batch=on_batch)
         del model
         dist.barrier()
         if dist.rank() == 0:

@@ -7,20 +7,22 @@ Layout under ``<run_dir>/<scoring.out_dir>/`` (N = number of training examples, 
     manifest.json     what produced them (dataset fingerprint, template hash, model identities, dtype, batch
                       budget, library versions); a stage reading the scores checks it (``check_scores``)
 
-Concurrency: rank 0 creates missing arrays with ``w+`` (pre-filled) and writes the manifest last, everybody
-passes a barrier, then every rank opens ``r+`` and writes only the rows of its own batches. Write order per
-batch: scores and counts, flush, then done, flush; a kill at any point leaves rows either done (with their
-final values) or not done.
+Concurrency: rank 0 creates missing arrays (pre-filled, each through ``harness.run.atomic_write``) and writes
+the manifest last, everybody passes a barrier, then every rank opens ``r+`` and writes only the rows of its own
+batches. Write order per batch: scores and counts, flush, then done, flush; a kill at any point leaves rows
+either done (with their final values) or not done.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from harness.manifest import ManifestMismatch, check_manifest, read_manifest, write_manifest
+from harness.manifest import ManifestMismatch, check_manifest, write_manifest
+from harness.run import atomic_write
 
 MANIFEST = "manifest.json"
 ROLES = ("large", "small", "reference")
@@ -51,7 +53,7 @@ class ModelArrays:
 
 
 def _open(path: Path, dtype, n: int, mode: str, fill=None) -> np.memmap:
-    if mode == "r+" or mode == "r":
+    if mode in ("r", "r+"):
         size = path.stat().st_size if path.exists() else -1
         want = n * np.dtype(dtype).itemsize
         if size != want:
@@ -64,13 +66,15 @@ def _open(path: Path, dtype, n: int, mode: str, fill=None) -> np.memmap:
     return arr
 
 
+def _write_filled(tmp: Path, *, dtype, n: int, fill) -> None:
+    """A fresh ``n``-row memmap of ``dtype`` at ``tmp`` holding ``fill`` (``_open`` flushes it; closed when dropped)."""
+    _open(tmp, dtype, n, "w+", fill)
+
+
 def create_arrays(scores_dir: str | Path, name: str, n: int) -> None:
-    """Rank 0 only: fresh arrays (NaN scores, -1 counts, 0 done), each written to a temporary name then renamed."""
+    """Rank 0 only: fresh arrays (NaN scores, -1 counts, 0 done), each written whole then renamed into place."""
     for path, dtype, fill in zip(score_paths(scores_dir, name), (np.float32, np.int32, np.uint8), (np.nan, -1, 0)):
-        tmp = path.with_name(f".{path.name}.tmp")
-        arr = _open(tmp, dtype, n, "w+", fill)
-        del arr
-        tmp.replace(path)
+        atomic_write(path, partial(_write_filled, dtype=dtype, n=n, fill=fill))
 
 
 def open_arrays(scores_dir: str | Path, name: str, n: int, mode: str = "r+") -> ModelArrays:
@@ -124,7 +128,3 @@ def check_scores(scores_dir: str | Path, *, expected: dict, names: list[str]) ->
                                    f"(first indices {missing[:10].tolist()}); run launch/score.py again to finish")
         out[name] = arrs
     return manifest, out
-
-
-def read_header(scores_dir: str | Path) -> dict:
-    return read_manifest(Path(scores_dir) / MANIFEST)

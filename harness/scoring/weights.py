@@ -17,8 +17,9 @@ clip-and-renormalise converges to: w = clip(c * w, lo, hi) with the scale c > 0 
 mean(w) = 1. Both hold to float rounding (bounds exactly, mean to ~1e-12). It needs lo <= 1 <= hi. "Clipped"
 counts the examples that sit at a bound.
 
-Files: ``<dir>/weights.f32`` (float32 memmap [N], example index order), ``<dir>/weights.json`` (manifest with
-dataset_fingerprint, template_hash, n_examples, formula, reduction, clip, the scores' model identities, stats).
+Files (``harness.run.WeightsFiles``): ``<dir>/weights.f32`` (float32 memmap [N], example index order),
+``<dir>/weights.json`` (manifest with dataset_fingerprint, template_hash, n_examples, formula, reduction, clip, the
+scores' model identities, stats), ``<dir>/weights_stats.json``. Every reader goes through ``load_weights``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.manifest import ManifestMismatch, atomic_write_text, check_manifest, git_revision, write_manifest
+from harness.data.examples import fingerprint
+from harness.manifest import ManifestMismatch, check_manifest, git_revision, write_manifest
+from harness.run import WeightsFiles, atomic_write, atomic_write_json
 from harness.scoring import store
 
 FORMULAS = {  # formula -> {role: coefficient}
@@ -37,14 +40,24 @@ FORMULAS = {  # formula -> {role: coefficient}
     "uniform": {},
 }
 REDUCTIONS = ("sum", "mean")
-WEIGHTS_FILE, MANIFEST_FILE = "weights.f32", "weights.json"
+
+
+def formula_roles(formula: str) -> list[str]:
+    """The model roles whose scores ``formula`` needs (sorted)."""
+    if formula not in FORMULAS:
+        raise ValueError(f"weights.formula must be one of {sorted(FORMULAS)}, got {formula!r}")
+    return sorted(FORMULAS[formula])
+
+
+def missing_roles(formula: str, scored: list[str]) -> list[str]:
+    """The model roles ``formula`` needs that ``scored`` lacks: [] = the weights can be written."""
+    return sorted(set(formula_roles(formula)) - set(scored))
 
 
 def log_raw_weights(scores: dict[str, np.ndarray], ntok: dict[str, np.ndarray], formula: str, reduction: str,
                     ids: list[str] | None = None) -> np.ndarray:
     """Unnormalised log-weights [N] float64. Non-finite scores raise, naming the example ids."""
-    if formula not in FORMULAS:
-        raise ValueError(f"weights.formula must be one of {sorted(FORMULAS)}, got {formula!r}")
+    formula_roles(formula)  # raises on an unknown formula
     if reduction not in REDUCTIONS:
         raise ValueError(f"weights.reduction must be one of {REDUCTIONS}, got {reduction!r}")
     coefs = FORMULAS[formula]
@@ -138,14 +151,12 @@ def compute_weights(scores: dict, ntok: dict, cfg, ids: list[str] | None = None)
 
 def write_weights(scores_dir: str | Path, out_dir: str | Path, examples: list, template_hash: str, cfg) -> dict:
     """Check the scores' manifest against ``examples`` / ``template_hash``, compute the weights and write
-    ``weights.f32`` + ``weights.json`` (+ ``weights_stats.json``) atomically. Returns the manifest."""
-    from harness.data.examples import fingerprint
-
+    ``weights.f32`` + ``weights.json`` (+ ``weights_stats.json``) into ``out_dir``, each atomically and the
+    manifest after the data (an old manifest is removed first, so a crash never pairs new data with it).
+    Returns the manifest."""
     expected = {"dataset_fingerprint": fingerprint(examples), "template_hash": template_hash,
                 "n_examples": len(examples)}
-    if cfg.formula not in FORMULAS:
-        raise ValueError(f"weights.formula must be one of {sorted(FORMULAS)}, got {cfg.formula!r}")
-    roles = sorted(FORMULAS[cfg.formula])
+    roles = formula_roles(cfg.formula)
     smanifest, arrays = store.check_scores(scores_dir, expected=expected, names=roles)
     ids = [ex.id for ex in examples]
     if cfg.formula == "uniform":
@@ -154,22 +165,15 @@ def write_weights(scores_dir: str | Path, out_dir: str | Path, examples: list, t
         w, clipped = compute_weights({r: a.scores for r, a in arrays.items()},
                                      {r: a.ntok for r, a in arrays.items()}, cfg, ids)
     stats = weight_stats(w, clipped, [ex.label for ex in examples], [ex.is_noisy for ex in examples])
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".{WEIGHTS_FILE}.tmp"
-    mm = np.memmap(tmp, dtype=np.float32, mode="w+", shape=(len(examples),))
-    mm[:] = w.astype(np.float32)
-    mm.flush()
-    del mm
-    tmp.replace(out_dir / WEIGHTS_FILE)
+    files = WeightsFiles(out_dir)
+    files.manifest.unlink(missing_ok=True)
+    atomic_write(files.data, w.astype(np.float32).tofile)
     manifest = {**expected, "formula": cfg.formula, "reduction": cfg.reduction,
                 "clip": [cfg.clip_lo, cfg.clip_hi], "dtype": "float32",
                 "models": {r: smanifest["models"][r] for r in roles}, "scores_dir": str(scores_dir),
                 "git_revision": git_revision(), "stats": stats}
-    write_manifest(out_dir / MANIFEST_FILE, manifest)
-    import json
-
-    atomic_write_text(out_dir / "weights_stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    write_manifest(files.manifest, manifest)
+    atomic_write_json(files.stats, stats)
     return manifest
 
 
@@ -181,15 +185,20 @@ def print_stats(stats: dict, title: str = "ATLANTIS weights") -> None:
     table(title, ["statistic", "value"], rows)
 
 
-def load_weights(path: str | Path, *, expected: dict) -> np.ndarray:
-    """The weights memmap at ``path`` (read-only float32 [N]) after checking ``weights.json`` beside it against
-    ``expected`` (e.g. dataset_fingerprint, template_hash, n_examples). The training loop calls this."""
+def load_weights(path: str | Path, *, n: int, dataset_fingerprint: str, template_hash: str) -> np.memmap:
+    """The one checked reader of a weights file: the read-only float32 [n] memmap at ``path`` after checking the
+    ``weights.json`` beside it (dataset fingerprint, template hash, n_examples), the file size, and that every
+    weight is finite and >= 0. Training (``train.weights_file``) and the weight plots read weights through it."""
     path = Path(path)
-    manifest = check_manifest(path.with_name(MANIFEST_FILE), expected, what="weights file")
-    n = manifest["n_examples"]
-    size = path.stat().st_size if path.is_file() else -1
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path} (run launch/score.py first, or leave "
+                                "train.weights_file empty for plain SFT)")
+    expected = {"dataset_fingerprint": dataset_fingerprint, "template_hash": template_hash, "n_examples": n}
+    check_manifest(WeightsFiles.beside(path).manifest, expected, what="weights file")
+    size = path.stat().st_size
     if size != 4 * n:
-        raise ManifestMismatch(f"{path}: {size} bytes, expected {4 * n} (float32 x n_examples={n})")
+        raise ManifestMismatch(f"{path}: {size} bytes, expected {4 * n} (float32 x n_examples={n}); the file is "
+                               "damaged: run launch/score.py again")
     w = np.memmap(path, dtype=np.float32, mode="r", shape=(n,))
     bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
     if bad.size:

@@ -16,7 +16,7 @@ from torch import nn
 
 from harness.models.load import family_of
 from harness.train.engine import DSEngine, PlainEngine
-from harness.train.loss import tokens_per_example
+from harness.train.normaliser import tokens_per_example
 
 _BATCH_KEYS = ("input_ids", "attention_mask", "position_ids", "decoder_input_ids", "decoder_attention_mask")
 

@@ -1,6 +1,6 @@
 """Checkpoints that become "latest" only once complete.
 
-Layout under ``<run_dir>/checkpoints``:
+Layout under ``<run_dir>/checkpoints`` (``harness.run.RunDir.checkpoints``):
     <tag>/...                  the engine's files (DeepSpeed: model + ZeRO partitions of every rank)
     <tag>/client_rank<R>.pt    per-rank client state: epoch, position in the data order, step, RNG states
     latest                     the tag of the newest *complete* checkpoint, written last and atomically by
@@ -11,7 +11,6 @@ A checkpoint killed half-way never becomes ``latest``, so ``--resume`` never loa
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -19,13 +18,9 @@ import numpy as np
 import torch
 
 from harness import dist
-from harness.manifest import atomic_write_text
+from harness.run import atomic_write, atomic_write_text
 
 LATEST = "latest"
-
-
-def ckpt_root(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "checkpoints"
 
 
 def rng_state() -> dict:
@@ -48,9 +43,7 @@ def save(engine, root: str | Path, tag: str, client: dict) -> None:
     (root / tag).mkdir(parents=True, exist_ok=True)
     r = dist.rank()
     path = root / tag / f"client_rank{r}.pt"
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save({**client, "rng": rng_state(), "world": dist.world()}, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save({**client, "rng": rng_state(), "world": dist.world()}, tmp))
     dist.barrier()
     if r == 0:
         atomic_write_text(root / LATEST, tag)

@@ -55,20 +55,3 @@ def example_weights_for(indices: list[int], weights: np.ndarray | None) -> torch
     if weights is None:
         return torch.ones(len(indices), dtype=torch.float32)
     return torch.from_numpy(np.asarray(weights[indices], dtype=np.float32))
-
-
-def load_train_weights(path: str, *, n_train: int, dataset_fingerprint: str, template_hash: str) -> np.ndarray:
-    """The scoring stage's weights.f32 memmap, checked against this run's dataset and prompt template."""
-    from pathlib import Path
-
-    from harness.scoring.weights import load_weights
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"train.weights_file={path}: no such file (run the scoring stage first, or leave "
-                                "weights_file empty for plain SFT)")
-    w = load_weights(path, expected={"dataset_fingerprint": dataset_fingerprint, "template_hash": template_hash})
-    if w.shape != (n_train,):
-        raise ValueError(f"{path}: holds {w.shape} weights, expected [{n_train}] (one per training example)")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError(f"{path}: weights must be finite and >= 0")
-    return np.asarray(w, dtype=np.float32)

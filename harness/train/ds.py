@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import deepspeed
 from deepspeed.ops.adam import DeepSpeedCPUAdam
+from deepspeed.runtime.zero.stage3 import estimate_zero3_model_states_mem_needs
 from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
-__all__ = ["DeepSpeedCPUAdam", "gathered", "get_fp32_state_dict_from_zero_checkpoint", "init_distributed",
+__all__ = ["DeepSpeedCPUAdam", "estimate_zero3_model_states_mem_needs", "gathered", "get_fp32_state_dict_from_zero_checkpoint", "init_distributed",
            "initialize", "register_external_parameter"]
 
 

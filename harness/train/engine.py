@@ -23,9 +23,10 @@ import torch
 
 from harness import dist
 from harness.models.label_rows import lm_head_of
-from harness.models.load import build_model, is_preset, pick_attn
+from harness.models.load import build_model, canonical_dtype, is_preset, pick_attn
 from harness.train.dsconfig import offloads_optimizer, precision, zero_stage
 from harness.train.loss import WeightedLoss
+from harness.train.normaliser import ds_backward_scale
 
 
 def lr_factor(step: int, total_steps: int, warmup_ratio: float, schedule: str) -> float:
@@ -63,8 +64,8 @@ def make_optimizer(params, train_cfg, *, offload: bool = False):
         from harness.train import ds
 
         return ds.DeepSpeedCPUAdam(params, adamw_mode=True, **kw)
-    # torch's fused AdamW (CPU and CUDA): one vectorised kernel over all parameters; on CPU, 527M parameters
-    # (Qwen2-0.5B shape) step in 0.28 s vs 2.4-2.8 s for the per-tensor loop (measured 2026-11-21, 2 threads)
+    # torch's fused AdamW (CPU and CUDA): one vectorised kernel over all parameters instead of a per-tensor
+    # loop (the measured difference is in benchmarks/README.md, "Optimizer step")
     return torch.optim.AdamW(params, fused=True, **kw)
 
 
@@ -77,7 +78,7 @@ def construct_model(model_cfg, *, vocab_size: int, pad_id: int, eos_id: int, see
         ds_dtype = precision(ds)
         if dtype == "auto":
             dtype = ds_dtype
-        elif {"fp32": "float32", "bf16": "bfloat16"}.get(dtype, dtype) != ds_dtype:
+        elif canonical_dtype(dtype) != ds_dtype:
             raise ValueError(f"model.dtype={model_cfg.dtype} disagrees with the DeepSpeed config's precision "
                              f"({ds_dtype}); set model.dtype=auto or change the bf16/fp16 section")
     attn = pick_attn(model_cfg.attn_impl, device)
@@ -204,7 +205,7 @@ class DSEngine:
         sched = make_scheduler(opt, train_cfg, total_steps)
         self.engine, self.optimizer, _, self.scheduler = ds_api.initialize(
             model=self.module, optimizer=opt, lr_scheduler=sched, config=ds, dist_init_required=False)
-        self.scale = train_cfg.grad_accum * dist.world()
+        self.scale = ds_backward_scale(train_cfg.grad_accum, dist.world())
         self._lr = train_cfg.lr
 
     def forward(self, batch, example_weights, normaliser):
@@ -212,8 +213,7 @@ class DSEngine:
         return self.engine(batch, example_weights, normaliser)
 
     def backward(self, loss):
-        # engine.backward divides by GAS and ZeRO averages over ranks; undo both so grads are of the exact sum
-        self.engine.backward(loss * self.scale)
+        self.engine.backward(loss * self.scale)  # harness.train.normaliser.ds_backward_scale says why
 
     def step(self):
         if self.engine.is_gradient_accumulation_boundary():

@@ -3,27 +3,21 @@ any checkpoint (ZeRO partitions consolidated with DeepSpeed's zero_to_fp32)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
 from harness import dist
+from harness.run import atomic_write_dir
 
 
 def _write_dir(model, state_dict: dict, tokenizer, out_dir: Path) -> Path:
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=out_dir.name + ".tmp"))
-    model.save_pretrained(str(tmp), state_dict=state_dict, safe_serialization=True)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(str(tmp))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
-    return out_dir
+    def write(tmp: Path) -> None:
+        model.save_pretrained(str(tmp), state_dict=state_dict, safe_serialization=True)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(str(tmp))
+
+    return atomic_write_dir(out_dir, write)
 
 
 def export_live(engine, tokenizer, out_dir: str | Path) -> Path | None:

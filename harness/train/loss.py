@@ -8,10 +8,8 @@ module's forward and releases them after backward. Every rank makes exactly one 
 call per micro-batch whatever its label-token count (an empty row set still runs the kernel on [0, H]), so
 the collectives match across ranks.
 
-Normalisation (harness.kernels.normalize owns it): the forward returns ``sum_rows r_row * CE_row / Z`` where
-Z is the step's global normaliser (summed over micro-batches and ranks before the step's forwards). The
-engine's ``backward`` undoes DeepSpeed's own 1/GAS and 1/world scaling, so the step's gradient is the gradient
-of the exact step objective.
+Normalisation (harness.train.normaliser owns it): the forward returns ``sum_rows r_row * CE_row / normaliser``,
+the step's global normaliser computed before the step's forwards; this module only divides.
 """
 
 from __future__ import annotations
@@ -20,25 +18,14 @@ import torch
 from torch import nn
 
 from harness.kernels import weighted_linear_cross_entropy
-from harness.kernels.normalize import local_normaliser, row_weights
-from harness.models.label_rows import body_hidden, gather_label_rows, label_positions, lm_head_of
+from harness.models.label_rows import body_hidden, gather_label_rows, lm_head_of
 from harness.models.load import family_of
+from harness.train.normaliser import row_weights, tokens_per_example
 
 
 def full_shape(p: torch.Tensor) -> tuple[int, ...]:
     """A parameter's real shape (``ds_shape`` when ZeRO-3 has partitioned it)."""
     return tuple(getattr(p, "ds_shape", p.shape))
-
-
-def tokens_per_example(batch: dict, family: str) -> torch.Tensor:
-    """Label tokens [B] each example of ``batch`` contributes to the loss (the rows the kernel sees)."""
-    mask, _ = label_positions(batch, family)
-    return mask.sum(dim=1)
-
-
-def batch_normaliser(batch: dict, family: str, mode: str) -> float:
-    """This micro-batch's contribution to the step's global normaliser Z."""
-    return local_normaliser(tokens_per_example(batch, family), mode)
 
 
 class WeightedLoss(nn.Module):

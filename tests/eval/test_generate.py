@@ -55,9 +55,9 @@ def test_greedy_batched_equals_manual_greedy(spec):
 def test_generate_predict_counts_invalid_never_maps():
     tok = tokenizer()
     m = model("tiny-qwen2", tok)
-    preds, info = generate_predict(m, tok, examples(3), SEMEVAL_19, TPL, batch_examples=2, max_new_tokens=4)
-    assert len(preds) == len(info["texts"]) == 3
-    for p, t in zip(preds, info["texts"]):
+    preds, decoded = generate_predict(m, tok, examples(3), SEMEVAL_19, TPL, batch_examples=2, max_new_tokens=4)
+    assert len(preds) == len(decoded["texts"]) == 3
+    for p, t in zip(preds, decoded["texts"]):
         assert p == match_label(t, SEMEVAL_19)[0]
-    assert sum(info["match_counts"].values()) == 3
-    assert info["match_counts"]["invalid"] == sum(p is None for p in preds)
+    assert sum(decoded["match_counts"].values()) == 3
+    assert decoded["match_counts"]["invalid"] == sum(p is None for p in preds)

@@ -12,7 +12,8 @@ import torch
 from harness.data.labels import SEMEVAL_19
 from harness.data.prompts import get_template
 from harness.data.tokenize import encode, encode_label
-from harness.eval import rank as R
+from harness.eval import rank as ranking
+from harness.eval.batches import pad_rows
 from harness.models.label_rows import lm_head_of
 from harness.models.load import family_of
 
@@ -39,11 +40,11 @@ def reference_scores(m, tok, exs, labels) -> torch.Tensor:
         for i in range(len(exs)):
             p = enc.prompt_ids[i]
             if fam == "causal":
-                ids, mask = R._pad_rows([p + c for c in cands], len(p) + max(map(len, cands)), 0, "cpu")
+                ids, mask = pad_rows([p + c for c in cands], len(p) + max(map(len, cands)), 0, "cpu")
                 logp = m(input_ids=ids, attention_mask=mask).logits.double().log_softmax(-1)
                 offset = len(p) - 1
             else:
-                dec, dmask = R._pad_rows([[start] + c[:-1] for c in cands], max(map(len, cands)), 0, "cpu")
+                dec, dmask = pad_rows([[start] + c[:-1] for c in cands], max(map(len, cands)), 0, "cpu")
                 src = torch.tensor([p] * len(cands))
                 logp = m(input_ids=src, decoder_input_ids=dec, decoder_attention_mask=dmask).logits.double()
                 logp = logp.log_softmax(-1)
@@ -60,10 +61,10 @@ def test_rank_equals_per_example_full_forward_argmax(tok, spec, monkeypatch):
     head_calls = []
     lm_head_of(m).register_forward_hook(lambda *a: head_calls.append(1))
     rows_seen = []
-    real = R.label_logprobs
-    monkeypatch.setattr(R, "label_logprobs", lambda h, w, t, bias=None: (rows_seen.append(h.shape[0]),
+    real = ranking.label_logprobs
+    monkeypatch.setattr(ranking, "label_logprobs", lambda h, w, t, bias=None: (rows_seen.append(h.shape[0]),
                                                                           real(h, w, t, bias=bias))[1])
-    scores = R.rank_scores(m, tok, exs, SEMEVAL_19, TPL, batch_examples=2)
+    scores = ranking.rank_scores(m, tok, exs, SEMEVAL_19, TPL, batch_examples=2)
     assert head_calls == []  # the LM head module never ran (no [tokens, vocab] logits over prompt positions)
     ref = reference_scores(m, tok, exs, SEMEVAL_19)
     # label_logprobs computes in fp32: a 10-token sum of log-probs ~ -60 carries ~1e-5 absolute error
@@ -87,11 +88,11 @@ def test_rank_predict_restores_mode_and_uses_head_params(tok):
             yield head.weight, head.bias
         return ctx()
 
-    preds, scores = R.rank_predict(m, tok, examples(3), SEMEVAL_19, TPL, batch_examples=2, head_params=head_params)
+    preds, scores = ranking.rank_predict(m, tok, examples(3), SEMEVAL_19, TPL, batch_examples=2, head_params=head_params)
     assert m.training and len(entered) == 2 and scores.shape == (3, 19)
     assert preds == [SEMEVAL_19[k] for k in scores.argmax(1)]
     with pytest.raises(ValueError, match="no examples"):
-        R.rank_scores(m, tok, [], SEMEVAL_19, TPL)
+        ranking.rank_scores(m, tok, [], SEMEVAL_19, TPL)
 
 
 def test_rank_rejects_zero_element_head(tok):
@@ -104,7 +105,7 @@ def test_rank_rejects_zero_element_head(tok):
         return ctx()
 
     with pytest.raises(ValueError, match="partitioned shard"):
-        R.rank_scores(m, tok, examples(1), SEMEVAL_19, TPL, head_params=zero_shard)
+        ranking.rank_scores(m, tok, examples(1), SEMEVAL_19, TPL, head_params=zero_shard)
 
 
 @pytest.mark.slow
@@ -124,6 +125,6 @@ def test_rank_two_ranks_equal_single_process_and_equal_forward_counts(tok, tmp_p
         # 5 examples, shards of 3 and 2, batches of 2: rank 1 runs a dummy batch. Per batch the causal body
         # runs twice (prompt, then continuations over the cache), the T5 encoder once.
         assert r0["calls"] == r1["calls"] == 2 * (2 if spec == "tiny-qwen2" else 1)
-        single = R.rank_scores(model(spec, tok), tok, examples(5), SEMEVAL_19, TPL, batch_examples=2)
+        single = ranking.rank_scores(model(spec, tok), tok, examples(5), SEMEVAL_19, TPL, batch_examples=2)
         np.testing.assert_allclose(np.array(r0["scores"]), single, rtol=0, atol=1e-4)
         assert (np.array(r0["scores"]).argmax(1) == single.argmax(1)).all()

@@ -138,3 +138,27 @@ def test_cli_run_exported_model_writes_eval_json(tmp_path):
     assert ev["n"] == 6 and ev["label_space"] == "synthetic" and ev["model"]["spec"] == str(export)
     assert ev["data"]["split"] == "test" and ev["config"]["eval"]["batch_examples"] == 4
     assert {"micro_f1", "macro_f1_relations", "n_invalid"} <= set(ev)
+
+
+def test_cli_weights_reads_through_checked_loader(tmp_path):
+    from harness.config import load_config
+    from harness.data.dataset import load_splits
+    from harness.data.examples import fingerprint
+    from harness.manifest import write_manifest
+    from harness.run import RunDir
+
+    run = RunDir(tmp_path / "run")
+    sets = ["data.dataset=synthetic", "data.synthetic_size=40", f"run_dir={run.root}"]
+    splits = load_splits(load_config(None, sets).data)
+    n = len(splits.train)
+    run.weights_dir.mkdir(parents=True)
+    np.linspace(0.5, 1.5, n, dtype=np.float32).tofile(run.weights)
+    manifest = {"dataset_fingerprint": fingerprint(splits.train), "template_hash": splits.template.hash,
+                "n_examples": n}
+    write_manifest(run.weights_manifest, manifest)
+    args = ["weights", "--out-dir", str(run.plots), *[a for s in sets for a in ("--set", s)]]
+    assert _launch().main(args) == 0
+    _assert_png(run.plots / "weights_per_label.png")
+    write_manifest(run.weights_manifest, {**manifest, "dataset_fingerprint": "another"})
+    with pytest.raises(SystemExit, match="dataset_fingerprint: file has 'another'"):
+        _launch().main(args)

@@ -108,7 +108,7 @@ def _plain_objective(mode, counts, row_example, logits, targets):
 @pytest.mark.parametrize("mode", ["token", "example", "sequence"])
 @pytest.mark.parametrize("impl", ["chunked", "reference"])
 def test_unit_weights_equal_plain_cross_entropy_per_mode(mode, impl):
-    from harness.kernels.normalize import local_normaliser, row_weights
+    from harness.train.normaliser import local_normaliser, row_weights
 
     counts, row_example, hidden, weight, targets = _batch()
     r = row_weights(torch.ones(4), row_example, counts, mode)

@@ -29,7 +29,7 @@ def run(run_dir: Path, world: int, kill: str = "", expect_ok: bool = True) -> su
     env.pop("HARNESS_SCORING_KILL_AFTER", None)
     if kill:
         env["HARNESS_SCORING_KILL_AFTER"] = kill
-    script = [str(ROOT / "launch" / "score.py"), "--set", f"run_dir={run_dir}", *ARGS]
+    script = [str(ROOT / "tests" / "scoring" / "_score_driver.py"), "--set", f"run_dir={run_dir}", *ARGS]
     if world == 1:
         cmd = [sys.executable, *script]
     else:

@@ -16,6 +16,7 @@ from harness.scoring.weights import (
     compute_weights,
     load_weights,
     log_raw_weights,
+    missing_roles,
     self_normalise,
     weight_stats,
     write_weights,
@@ -145,14 +146,14 @@ def test_write_and_load_weights_files_and_manifest(tmp_path):
         assert key in man
     assert json.loads((tmp_path / "w" / "weights.json").read_text())["stats"] == man["stats"]
     assert (tmp_path / "w" / "weights_stats.json").is_file()
-    expected = {"dataset_fingerprint": fingerprint(exs), "template_hash": "th", "n_examples": 12}
-    w = load_weights(tmp_path / "w" / "weights.f32", expected=expected)
+    expected = {"dataset_fingerprint": fingerprint(exs), "template_hash": "th", "n": 12}
+    w = load_weights(tmp_path / "w" / "weights.f32", **expected)
     assert w.dtype == np.float32 and w.shape == (12,)
     ref, _ = compute_weights({r: scores[r].astype(np.float32) for r in ROLES}, ntok, cfg)
     np.testing.assert_array_equal(w, ref.astype(np.float32))
     assert abs(float(np.mean(w, dtype=np.float64)) - 1) < 1e-6
     with pytest.raises(ManifestMismatch, match="template_hash"):
-        load_weights(tmp_path / "w" / "weights.f32", expected={**expected, "template_hash": "other"})
+        load_weights(tmp_path / "w" / "weights.f32", **{**expected, "template_hash": "other"})
     with pytest.raises(ManifestMismatch, match="dataset_fingerprint"):
         write_weights(d, tmp_path / "w2", exs[:11] + exs[:1], "th", cfg)
 
@@ -167,3 +168,40 @@ def test_write_weights_refuses_unfinished_scores(tmp_path):
     with pytest.raises(ManifestMismatch, match="'reference' are not scored yet"):
         write_weights(d, tmp_path / "w", exs, "th", WeightsConfig())
     write_weights(d, tmp_path / "w", exs, "th", WeightsConfig(formula="ratio"))  # ratio does not need it
+
+
+def test_missing_roles_decides_whether_weights_can_be_written():
+    assert missing_roles("atlantis", ["large", "small"]) == ["reference"]
+    assert missing_roles("ratio", ["large", "small"]) == [] and missing_roles("uniform", []) == []
+    with pytest.raises(ValueError, match="weights.formula must be one of"):
+        missing_roles("bogus", ["large"])
+
+
+def test_load_weights_refuses_missing_short_and_negative_files(tmp_path):
+    exs = [Example(f"id{i}", "t", "h", "t", (0, 1), (0, 1), "a", "train") for i in range(4)]
+    scores, ntok = fake_scores(n=4)
+    write_weights(_scores_dir(tmp_path, exs, scores, ntok), tmp_path / "w", exs, "th", WeightsConfig())
+    path = tmp_path / "w" / "weights.f32"
+    ok = {"n": 4, "dataset_fingerprint": fingerprint(exs), "template_hash": "th"}
+    assert load_weights(path, **ok).shape == (4,)
+    with pytest.raises(FileNotFoundError, match="weights_file"):
+        load_weights(tmp_path / "none.f32", **ok)
+    with pytest.raises(ManifestMismatch, match="n_examples: file has 4, expected 5"):
+        load_weights(path, **{**ok, "n": 5})
+    np.array([1.0, -1.0, 2.0, 1.0], dtype=np.float32).tofile(path)
+    with pytest.raises(ValueError, match=r"1 non-finite or negative weight\(s\) at indices \[1\]"):
+        load_weights(path, **ok)
+    path.write_bytes(path.read_bytes()[:8])
+    with pytest.raises(ManifestMismatch, match="8 bytes, expected 16"):
+        load_weights(path, **ok)
+
+
+def test_rewriting_weights_replaces_files_and_leaves_no_temporaries(tmp_path):
+    exs = [Example(f"id{i}", "t", "h", "t", (0, 1), (0, 1), "ab"[i % 2], "train") for i in range(6)]
+    scores, ntok = fake_scores(n=6)
+    d = _scores_dir(tmp_path, exs, scores, ntok)
+    write_weights(d, tmp_path / "w", exs, "th", WeightsConfig())
+    man = write_weights(d, tmp_path / "w", exs, "th", WeightsConfig(formula="ratio"))
+    assert json.loads((tmp_path / "w" / "weights.json").read_text())["formula"] == man["formula"] == "ratio"
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["weights.f32", "weights.json", "weights_stats.json"]
+    assert sorted(p.name for p in d.iterdir() if ".tmp" in p.name) == []

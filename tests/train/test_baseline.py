@@ -10,7 +10,8 @@ from harness.constants import IGNORE_INDEX
 from harness.models.load import build_model
 from harness.train.baseline import BaselineLoss, BaselinePlainEngine
 from harness.train.engine import PlainEngine
-from harness.train.loss import WeightedLoss, batch_normaliser
+from harness.train.loss import WeightedLoss
+from harness.train.normaliser import batch_normaliser
 
 
 def _batch(b=3, t=12, vocab=97, seed=0):

@@ -24,7 +24,7 @@ from harness.config import load_config
 from harness.data.dataset import load_splits
 from harness.data.examples import fingerprint
 from harness.manifest import write_manifest
-from harness.train.loop import train
+from harness.train.trainer import train
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "train" / "driver.py"
@@ -183,8 +183,8 @@ def test_zero3_evaluation_records_written(runs):
 
 def test_two_node_torchrun_agrees_with_one_node(runs):
     two = _metrics(runs["base"] / "two_node")
-    tied_plain = runs["plain_untied"]["losses"]
-    torch.testing.assert_close(torch.tensor([two[s] for s in sorted(two)]), torch.tensor(tied_plain),
+    plain_losses = runs["plain_untied"]["losses"]
+    torch.testing.assert_close(torch.tensor([two[s] for s in sorted(two)]), torch.tensor(plain_losses),
                                rtol=1e-5, atol=1e-5)
     one = _metrics(runs["base"] / "ds_untied")
     torch.testing.assert_close(torch.tensor([two[s] for s in sorted(two)]),

@@ -1,0 +1,222 @@
+"""The training recipe: ``Trainer(cfg, ds_config).setup()``, then ``train()`` (``train_step()`` per global batch),
+then ``close()``. ``train(cfg, ...)`` does all four; ``launch/train.py`` and the main job call it.
+
+Per optimizer step (the same collectives on every rank): the rank's ``grad_accum`` micro-batches of the step's
+global batch are collated on the host; the step's normaliser is summed from them and all-reduced before any
+forward (harness.train.normaliser); each micro-batch runs forward/backward through the engine, which steps at the
+boundary; the step loss (the sum of every micro-batch's share, over ranks) and the grad norm come back to the host
+in one copy. Data order: harness.train.data (the same global batches at any world size).
+
+metrics.jsonl keys (fixed): step, epoch, loss, grad_norm, lr, tokens_per_s (non-pad tokens per second, per
+process), mfu, peak_mem_gb, step_time_s; FLOPs per token and the peak are defined in harness.train.metrics
+(seq = the step's mean padded row length).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import torch
+
+from harness import dist, log
+from harness.config import RunConfig
+from harness.data.prompts import get_template
+from harness.data.tokenize import collate, encode
+from harness.models.load import family_of, resolve_config
+from harness.models.tokenizer import run_tokenizer
+from harness.run import RunDir, atomic_write_json
+from harness.train import checkpoint as ckpt
+from harness.train import engine as eng
+from harness.train import metrics as tm
+from harness.train.data import dropped, example_weights_for, global_batches, rank_micro_batches
+from harness.train.dsconfig import read_ds_config, resolve_ds_config
+from harness.train.normaliser import step_normaliser
+
+
+def step_readout(step_loss: torch.Tensor, grad_norm) -> tuple[float, float]:
+    """(step loss summed over ranks, grad norm) as floats: the step's one device-to-host copy (the loss was
+    accumulated on the device over the micro-batches, the norm may be a device tensor), then a host all-reduce."""
+    vals = torch.stack([step_loss.double().reshape(()),
+                        torch.as_tensor(grad_norm, dtype=torch.float64, device=step_loss.device).reshape(())])
+    loss_local, norm = vals.cpu().tolist()
+    return float(dist.all_reduce_sum(torch.tensor([loss_local], dtype=torch.float64)).item()), norm
+
+
+class Trainer:
+    """Train the large model of ``cfg``: plain torch when ``ds_config`` is None, else DeepSpeed.
+    ``on_step(record)`` runs on every rank after each step's checkpoint (tests kill a run mid-way with it)."""
+
+    def __init__(self, cfg: RunConfig, ds_config=None, *, resume: bool = False, splits=None,
+                 dist_timeout_s: float | None = None, export: bool = True, on_step=None):
+        self.cfg, self.tc, self.run = cfg, cfg.train, RunDir(cfg.run_dir)
+        self.ds_path, self.resume, self.splits = ds_config, resume, splits
+        self.dist_timeout_s, self.export, self.on_step = dist_timeout_s, export, on_step
+        self.engine = None
+
+    # ---- setup: config, data, model, engine, resume state -------------------------------------------------
+    def setup(self) -> Trainer:
+        self.ds = self._resolve_ds()
+        self.info = dist.env_info()
+        self.resume_tag = ckpt.latest_tag(self.run.checkpoints) if self.resume else None
+        self._load_data()
+        self._write_run_config()
+        self._encode()
+        self._build_engine()
+        self.epoch, self.pos, self.step = 0, 0, 0
+        if self.resume_tag is not None:
+            client = ckpt.load(self.engine, self.run.checkpoints, self.resume_tag)
+            self.epoch, self.pos, self.step = client["epoch"], client["pos"], client["step"]
+            log.info(f"resumed from {self.run.checkpoints / self.resume_tag}: epoch {self.epoch}, step {self.step}")
+        self.metrics = log.MetricsWriter(self.run.metrics, enabled=self.info.is_main)
+        self.peak = tm.peak_flops()
+        self.losses: list[float] = []
+        return self
+
+    def _resolve_ds(self) -> dict | None:
+        if self.ds_path is None:
+            if dist.env_info().world > 1:
+                raise ValueError("more than one process needs a DeepSpeed config (--ds)")
+            return None
+        ds = resolve_ds_config(read_ds_config(self.ds_path), self.tc, dist.env_info().world, source=str(self.ds_path))
+        dist.ensure_single_process_env()
+        eng.dist_timeout_init(self.dist_timeout_s)
+        return ds
+
+    def _load_data(self) -> None:
+        if self.splits is None:
+            from harness.data.dataset import prepare_splits
+
+            self.splits = prepare_splits(self.cfg.data, self.run.data, is_writer=self.info.is_main, wait=dist.barrier)
+        s = self.splits
+        self.template = s.template if s.template is not None else get_template(self.cfg.data.template)
+        self.weights = None
+        if self.tc.weights_file:
+            from harness.data.examples import fingerprint
+            from harness.scoring.weights import load_weights
+
+            self.weights = load_weights(self.tc.weights_file, n=len(s.train), dataset_fingerprint=fingerprint(s.train),
+                                        template_hash=self.template.hash)
+
+    def _write_run_config(self) -> None:
+        if self.info.is_main:
+            self.run.root.mkdir(parents=True, exist_ok=True)
+            self.cfg.dump(self.run.config)
+            if self.ds is not None:
+                atomic_write_json(self.run.ds_config, self.ds)
+
+    def _encode(self) -> None:
+        tok = self.tok = run_tokenizer(self.cfg.model, self.splits, self.run.tokenizer)
+        self.mcfg = resolve_config(self.cfg.model.large, len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id)
+        self.family = family_of(self.mcfg)
+        self.enc = encode(self.splits.train, tok, self.template, self.family,
+                          decoder_start_id=getattr(self.mcfg, "decoder_start_token_id", None))
+        self.world, gas = dist.world(), self.tc.grad_accum
+        self.gbs = self.tc.micro_batch * gas * self.world
+        self.steps_per_epoch = len(self.enc) // self.gbs
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"{len(self.enc)} training examples are fewer than one global batch ({self.gbs})")
+        self.total = self.steps_per_epoch * self.tc.epochs
+        log.info(f"train: {len(self.enc)} examples, global batch {self.gbs} ({self.tc.micro_batch} x {gas} x "
+                 f"{self.world} ranks), {self.steps_per_epoch} steps/epoch, {self.total} steps; "
+                 f"{dropped(len(self.enc), self.gbs)} examples/epoch dropped (partial last batch); "
+                 f"{'weights ' + self.tc.weights_file if self.weights is not None else 'plain SFT'}")
+
+    def _build_engine(self) -> None:
+        self.device = dist.device_for(self.info)
+        tok, tc = self.tok, self.tc
+        model, keep = eng.construct_model(self.cfg.model, vocab_size=len(tok), pad_id=tok.pad_token_id,
+                                          eos_id=tok.eos_token_id, seed=tc.seed, device=self.device, ds=self.ds)
+        self.engine = (eng.PlainEngine(model, tc, self.total) if self.ds is None
+                       else eng.DSEngine(model, tc, self.total, self.ds, keep))
+        if self.info.is_main:
+            model.config.save_pretrained(str(self.run.checkpoints / "hf_config"))
+            tok.save_pretrained(str(self.run.checkpoints / "tokenizer"))
+        self.n_matmul = tm.matmul_params(model)
+
+    # ---- one optimizer step ------------------------------------------------------------------------------
+    def train_step(self, global_batch: list[int]) -> dict:
+        """Forward/backward over this rank's micro-batches of ``global_batch``, one optimizer step; the record."""
+        t0 = time.perf_counter()
+        micro = rank_micro_batches(global_batch, self.enc, rank=dist.rank(), world=self.world, gas=self.tc.grad_accum)
+        batches = [collate(self.enc, idx) for idx in micro]
+        normaliser = step_normaliser(batches, self.family, self.tc.norm_mode)
+        step_loss = torch.zeros((), dtype=torch.float64, device=self.device)
+        for idx, b in zip(micro, batches):
+            b = {k: v.to(self.device) for k, v in b.items()}
+            loss = self.engine.forward(b, example_weights_for(idx, self.weights), normaliser)
+            self.engine.backward(loss)
+            self.engine.step()
+            step_loss += loss.detach().double()
+        loss, grad_norm = step_readout(step_loss, self.engine.grad_norm())
+        dt = time.perf_counter() - t0
+        n_tok = sum(int(b["attention_mask"].sum()) for b in batches)  # host tensors: no device sync
+        seq = sum(b["input_ids"].shape[1] for b in batches) / len(batches)
+        tps = n_tok / dt
+        mfu = tps * tm.flops_per_token(self.mcfg, self.n_matmul, seq) / self.peak if self.peak else None
+        return {"step": self.step + 1, "epoch": self.epoch, "loss": loss, "grad_norm": grad_norm,
+                "lr": self.engine.lr(), "tokens_per_s": tps, "step_time_s": dt, "peak_mem_gb": tm.peak_mem_gb(),
+                "mfu": mfu}
+
+    # ---- the loop: steps, logging, evaluation, checkpoints ----------------------------------------------
+    def train(self) -> dict:
+        """Run the remaining steps, then export. Returns {"run_dir", "steps", "losses", "export_dir", "engine",
+        "tokenizer"}."""
+        with log.progress("train", self.total, "step") as bar:
+            bar.advance(self.step)
+            while self.epoch < self.tc.epochs:
+                order = global_batches(self.enc, seed=self.tc.seed, epoch=self.epoch, global_batch=self.gbs)
+                while self.pos < len(order):
+                    rec = self.train_step(order[self.pos])
+                    self._after_step(rec, end_epoch=self.pos + 1 == len(order))
+                    bar.advance(1)
+                self.epoch, self.pos = self.epoch + 1, 0
+        export_dir = None
+        if self.export:
+            from harness.train.export import export_live
+
+            export_dir = export_live(self.engine, self.tok, self.run.export)
+        return {"run_dir": str(self.run.root), "steps": self.step, "losses": self.losses, "export_dir": export_dir,
+                "engine": self.engine, "tokenizer": self.tok}
+
+    def _after_step(self, rec: dict, *, end_epoch: bool) -> None:
+        self.pos, self.step = self.pos + 1, self.step + 1
+        self.losses.append(rec["loss"])
+        tc, step = self.tc, self.step
+        if step % tc.log_every == 0 or step == self.total:
+            self.metrics.write(rec)
+        if step % (tc.eval_every or self.steps_per_epoch) == 0 or end_epoch:
+            self._evaluate(step, self.epoch + end_epoch, rec["loss"])
+        if step % (tc.save_every or self.steps_per_epoch) == 0 or step == self.total:
+            epoch, pos = (self.epoch + 1, 0) if end_epoch else (self.epoch, self.pos)
+            ckpt.save(self.engine, self.run.checkpoints, f"step{step}", {"epoch": epoch, "pos": pos, "step": step})
+        if self.on_step is not None:
+            self.on_step(rec)
+
+    def _evaluate(self, step: int, epoch: int, train_loss: float) -> None:
+        """Every rank runs the same evaluation forwards (ZeRO-3 needs it); rank 0 appends to evals.jsonl."""
+        split = self.tc.eval_split
+        if not split:
+            return
+        from harness.eval import evaluate_model
+
+        engine, s = self.engine, self.splits
+        engine.module.eval()
+        with torch.no_grad():
+            res = evaluate_model(engine.model, self.tok, getattr(s, split), s.label_space, s.template,
+                                 batch_examples=self.cfg.eval.batch_examples, head_params=engine.head_params)
+        engine.module.train()
+        if dist.rank() == 0:
+            rec = {"step": step, "epoch": epoch, "split": split, "train_loss": train_loss}
+            rec.update({k: v for k, v in dict(res).items() if isinstance(v, (int, float, str))})
+            with self.run.evals.open("a") as f:
+                f.write(json.dumps(rec, sort_keys=True) + "\n")
+
+    def close(self) -> None:
+        """Drop the engine (before the process group goes: see harness.dist.destroy)."""
+        self.engine = None
+
+
+def train(cfg: RunConfig, ds_config=None, **kw) -> dict:
+    """setup + train of a ``Trainer`` (keyword arguments as ``Trainer``); the summary of ``Trainer.train``."""
+    return Trainer(cfg, ds_config, **kw).setup().train()
