@@ -53,6 +53,25 @@ def read_json(path: str | Path, what: str = "file", error: type[Exception] = Val
         raise error(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
 
 
+def read_json_list(path: str | Path, fmt: str, what: str) -> list:
+    """A ``fmt`` file (e.g. "CoNLL04") holding one non-empty JSON list of ``what`` (e.g. "SpERT sentence
+    records"); a missing or empty
+    file, invalid JSON or another top-level value gets a one-line message naming the file (and line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{fmt} file not found: {path}")
+    raw = path.read_text(encoding="utf-8")
+    if not raw.strip():
+        raise ValueError(f"{path}: empty file; expected a JSON list of {what}")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON ({e.msg})") from e
+    if not isinstance(data, list) or not data:
+        raise ValueError(f"{path}: expected a non-empty JSON list of {what}; got {type(data).__name__}")
+    return data
+
+
 def iter_jsonl(path: str | Path, what: str = "JSONL file"):
     """Yield ``(line number, object)`` for every non-blank line; a missing file or a line that is not JSON gets
     a message naming ``what`` / ``file:line``."""

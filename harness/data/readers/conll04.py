@@ -12,12 +12,12 @@ when a record has none), unique and stable across runs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from harness.data.examples import Example
 from harness.data.labels import CONLL04_RELATIONS, NO_RELATION
 from harness.data.markers import insert_markers
+from harness.manifest import read_json_list
 
 CONLL04_MODES = ("gold-pairs", "all-pairs")
 _NO_SPACE_BEFORE = {",", ".", ";", ":", "!", "?", ")", "]", "}", "%", "'s", "n't", "''", "'"}
@@ -83,17 +83,7 @@ def _example(rec: dict, sent_key: str, split: str, h: int, t: int, label: str) -
 def load_records(path: str | Path) -> list[dict]:
     """The validated sentence records of one SpERT JSON file."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"CoNLL04 file not found: {path}")
-    raw = path.read_text(encoding="utf-8")
-    if not raw.strip():
-        raise ValueError(f"{path}: empty file; expected a JSON list of SpERT sentence records")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON ({e.msg})") from e
-    if not isinstance(data, list) or not data:
-        raise ValueError(f"{path}: expected a non-empty JSON list of sentence records")
+    data = read_json_list(path, "CoNLL04", "SpERT sentence records")
     seen: dict = {}
     for idx, rec in enumerate(data):
         _check_record(path, idx, rec)

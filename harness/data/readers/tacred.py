@@ -14,11 +14,11 @@ and <e2>..</e2> around the object (tail). Labels are kept as the file spells the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from harness.data.examples import Example
 from harness.data.markers import insert_markers
+from harness.manifest import read_json_list
 
 TACRED_NO_RELATION = "no_relation"  # TACRED's own spelling (harness.data.labels.NO_RELATION is "No_Relation")
 PTB_BRACKETS = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}"}
@@ -69,27 +69,12 @@ def _example(rec: dict, ex_id: str, split: str) -> Example:
                    tail_span=ts, label=rec["relation"], split=split)
 
 
-def _load_list(path: Path) -> list:
-    if not path.is_file():
-        raise FileNotFoundError(f"TACRED file not found: {path}")
-    raw = path.read_text(encoding="utf-8")
-    if not raw.strip():
-        raise ValueError(f"{path}: empty file; expected a JSON list of TACRED records")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON ({e.msg})") from e
-    if not isinstance(data, list) or not data:
-        raise ValueError(f"{path}: expected a non-empty JSON list of TACRED records; got {type(data).__name__}")
-    return data
-
-
 def read_tacred(path: str | Path, split: str) -> list[Example]:
     """All records of one TACRED-format file, in file order; errors name the file and the record index."""
     path = Path(path)
     out: list[Example] = []
     seen: dict[str, int] = {}
-    for idx, rec in enumerate(_load_list(path)):
+    for idx, rec in enumerate(read_json_list(path, "TACRED", "TACRED records")):
         try:
             _check_record(rec)
             ex_id = str(rec["id"]) if rec.get("id") is not None else f"{split}:r{idx}"
