@@ -16,16 +16,20 @@ MODULES = [
 ]
 
 
+BLOCK = "import sys\nsys.modules['deepspeed'] = sys.modules['triton'] = None  # any import of them fails\n"
+
+
 def test_boundaries_no_deepspeed_or_triton_on_import():
+    # blocked rather than looked up in sys.modules afterwards: torch 2.11's dynamo (imported by transformers 5.17,
+    # the GPU image's versions) imports an installed triton on its own, which is not the harness's doing
     code = (
-        "import importlib, sys\n"
+        BLOCK +
+        "import importlib\n"
         f"for m in {MODULES!r}:\n"
         "    importlib.import_module(m)\n"
-        "bad = [m for m in ('deepspeed', 'triton') if m in sys.modules]\n"
-        "print(','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "", f"imported: {out.stdout.strip()}"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
 
 
 def test_heavy_imports_live_in_one_place():

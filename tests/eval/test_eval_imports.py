@@ -5,12 +5,12 @@ import sys
 
 
 def test_eval_imports_no_deepspeed_or_triton():
-    code = (
+    code = (  # blocked, not looked up afterwards: see tests/test_boundaries.py
         "import importlib, sys\n"
+        "sys.modules['deepspeed'] = sys.modules['triton'] = None\n"
         "for m in ['harness.eval', 'harness.eval.rank', 'harness.eval.generate', 'harness.eval.metrics',\n"
         "          'harness.eval.semeval', 'harness.eval.plots', 'harness.eval.compare']:\n"
         "    importlib.import_module(m)\n"
-        "print(','.join(m for m in ('deepspeed', 'triton') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "", f"imported: {out.stdout.strip()}"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]

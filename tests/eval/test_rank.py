@@ -111,7 +111,8 @@ def test_rank_rejects_zero_element_head(tok):
 @pytest.mark.slow
 def test_rank_two_ranks_equal_single_process_and_equal_forward_counts(tok, tmp_path):
     specs = ["tiny-qwen2", "tiny-t5"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]),
+                                                     os.environ.get("PYTHONPATH")])),
            "HARNESS_DIST_BACKEND": "cuda:gloo"}  # the NCCL twin: CPU tensors refused on the default group
     worker = Path(__file__).with_name("_rank_worker.py")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",

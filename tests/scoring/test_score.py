@@ -159,11 +159,13 @@ def test_imports_stay_light():
     import subprocess
     import sys
 
-    code = ("import sys, harness.scoring.weights as w; a = 'torch' in sys.modules\n"
+    code = ("import sys; sys.modules['deepspeed'] = sys.modules['triton'] = None  # see tests/test_boundaries.py\n"
+            "import harness.scoring.weights as w; a = 'torch' in sys.modules\n"
             "import harness.scoring.score\n"
-            "print(a, [m for m in ('deepspeed', 'triton') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False []"
+            "print(a)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "False"
 
 
 def test_launch_accepts_deepspeed_local_rank():

@@ -43,7 +43,8 @@ def _port() -> int:
 def _env() -> dict:
     env = dict(os.environ)
     env.update(DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1",
-               TORCH_EXTENSIONS_DIR=str(ROOT / ".venv" / "torch_extensions"), PYTHONPATH=str(ROOT))
+               TORCH_EXTENSIONS_DIR=str(ROOT / ".venv" / "torch_extensions"),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     return env
 
 
