@@ -2,7 +2,7 @@
 
 Subjects (each its own script, each appending rows to benchmarks/results/<subject>.csv):
     train_throughput  bench_train_throughput.py  label-rows weighted loss vs the full-logits baseline
-    weighted_ce       bench_weighted_ce.py       fused weighted linear CE vs naive torch (+ Triton/Liger on GPU)
+    weighted_ce       bench_weighted_ce.py       fused weighted linear CE vs naive torch (+ Triton, Liger, CCE on GPU)
     scoring           bench_scoring.py           scoring pass vs the seed-style per-example loop
     scaling           bench_scaling.py           scoring and one epoch at N and 2N examples
     optimizer         bench_optimizer.py         bitsandbytes AdamW8bit vs AdamW: state memory, loss curve

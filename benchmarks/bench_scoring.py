@@ -33,7 +33,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, append_rows, env_stamp, time_median  # noqa: E402
+from benchmarks.common import RESULTS, append_rows, env_stamp, run_streaming, time_median  # noqa: E402
 from harness.config import DataConfig, ModelConfig, RunConfig, ScoringConfig  # noqa: E402
 from harness.data.dataset import load_splits  # noqa: E402
 from harness.models.load import build_model  # noqa: E402
@@ -143,10 +142,8 @@ def torchrun(k: int, n: int, work: Path, models_arg: str, dtype: str) -> dict:
            "TOKENIZERS_PARALLELISM": "false"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(k), "--master_port", str(port),
            __file__, "--worker", "--size", str(n), "--work", str(work), "--models", models_arg, "--dtype", dtype]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
-    if proc.returncode != 0:
-        raise RuntimeError(f"torchrun k={k} failed:\n{proc.stderr[-3000:]}")
-    return json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
+    lines = run_streaming(cmd, env=env, timeout=1800)  # raises WorkerError (stderr tail) when torchrun fails
+    return json.loads([ln for ln in lines if ln.startswith("{")][-1])
 
 
 def main(argv=None) -> None:

@@ -3,6 +3,7 @@
 Every benchmark script (one per subject) uses these so rows in ``benchmarks/results/<subject>.csv`` are comparable:
 
     env_stamp() -> dict           device, date (UTC), git revision, python/torch/triton/deepspeed/... versions
+    dry_run_stamp(target) -> dict the stamp of a --dry-run plan row (column dry_run=plan: never merged)
     time_median(fn, warmup, repeats, device) -> (median_s, all_s)   wall time with CUDA sync when on GPU
     PeakMemory(device)            context manager: .peak_bytes above the level at entry
                                   CUDA: torch.cuda.max_memory_allocated after reset (allocator-exact).
@@ -10,12 +11,15 @@ Every benchmark script (one per subject) uses these so rows in ``benchmarks/resu
                                   *first* measurement in a fresh process (ru_maxrss never goes down), so run
                                   each CPU provider through ``run_worker`` in its own subprocess.
     run_worker(argv, timeout) -> dict   run ``python <argv>`` in a fresh process; parse its last stdout line (JSON)
+    run_streaming(cmd, timeout) -> lines   run a command; its stdout and stderr reach ours as they come (so a
+                                  log keeps everything), the tail of its stderr goes into the error on failure
     append_rows(path, rows)       append dict rows to a CSV (new columns widen the header, atomically),
                                   written to a temp file and renamed
 """
 
 from __future__ import annotations
 
+import collections
 import csv
 import datetime as dt
 import importlib.metadata
@@ -26,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +39,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SUBJECTS = ("train_throughput", "weighted_ce", "scoring", "scaling", "optimizer")  # results/<subject>.csv
+DRY_RUN = "dry_run"  # column set ("plan") on the rows a --dry-run appends; merge refuses them
+WORKER_ERR_TAIL = 30  # stderr lines of a failed worker quoted in the error (all of it is in the log)
 VERSIONED = ("torch", "triton", "deepspeed", "transformers", "liger-kernel", "cut-cross-entropy")
 
 
@@ -54,9 +61,12 @@ def device_name(device: str | torch.device) -> str:
 
 def git_revision() -> str:
     """Short HEAD hash, with ``+dirty`` when tracked files other than benchmarks/results/ (which the benchmarks
-    themselves append to) differ from it; ``unknown`` outside a checkout."""
+    themselves append to) differ from it; ``unknown`` outside a checkout. $HARNESS_GIT_REV, when set, is taken
+    as is: the GPU machine gets a copy of the working tree without .git (scripts/device_run.sh passes it on)."""
     from harness.manifest import git_revision as head
 
+    if os.environ.get("HARNESS_GIT_REV"):
+        return os.environ["HARNESS_GIT_REV"]
     rev = head()
     try:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
@@ -82,6 +92,12 @@ def env_stamp(device: str | torch.device) -> dict:
              "git": git_revision()}
     stamp.update({f"v_{k}": v for k, v in versions().items()})
     return stamp
+
+
+def dry_run_stamp(target: str) -> dict:
+    """The stamp of a ``--dry-run`` plan row: marked in DRY_RUN so that benchmarks.merge refuses it (a plan made
+    here for ``target`` is not a measurement)."""
+    return {**env_stamp("cpu"), "device": f"{target} (dry run on {device_name('cpu')})", DRY_RUN: "plan"}
 
 
 def _sync(device: torch.device) -> None:
@@ -158,14 +174,63 @@ class PeakMemory:
         return False
 
 
+class WorkerError(RuntimeError):
+    """A benchmark subprocess failed or timed out (its output is already in our stdout / stderr). ``rc`` is its
+    exit status (None: timed out), ``last`` its last stderr line (for a Python error: the exception)."""
+
+    def __init__(self, message: str, rc: int | None = None, tail: list[str] | None = None):
+        super().__init__(message)
+        self.rc = rc
+        self.last = next((ln.strip() for ln in reversed(tail or []) if ln.strip()), "")
+
+    def summary(self) -> str:
+        """One line for a CSV cell: the exit status and the last stderr line."""
+        status = "timed out" if self.rc is None else f"rc={self.rc}"
+        return f"worker {status}: {self.last}"[:400]
+
+
+def _pump(src, dst, keep) -> None:
+    for line in src:
+        dst.write(line)
+        dst.flush()
+        keep.append(line.rstrip("\n"))
+
+
+def run_streaming(cmd: list[str], *, timeout: float, env: dict | None = None) -> list[str]:
+    """Run ``cmd``; its stdout and stderr are copied to ours line by line as they come: nothing a worker prints
+    is swallowed, and a log of the parent holds it all even when the parent is killed. The worker stays in our
+    process group, so an outer ``timeout`` (scripts/device_run.sh) ends it with us. Returns stdout's lines;
+    raises WorkerError naming the last stderr lines."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    out: list[str] = []
+    err: collections.deque = collections.deque(maxlen=WORKER_ERR_TAIL)
+    pumps = [threading.Thread(target=_pump, args=(proc.stdout, sys.stdout, out), daemon=True),
+             threading.Thread(target=_pump, args=(proc.stderr, sys.stderr, err), daemon=True)]
+    for t in pumps:
+        t.start()
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        rc = None
+    for t in pumps:
+        t.join()
+    tail = "\n".join(err)
+    if rc is None:
+        raise WorkerError(f"{' '.join(cmd)} timed out after {timeout:.0f} s; last stderr lines:\n{tail}", rc,
+                          list(err))
+    if rc != 0:
+        raise WorkerError(f"{' '.join(cmd)} failed (rc={rc}); last stderr lines:\n{tail}", rc, list(err))
+    return out
+
+
 def run_worker(argv: list[str], timeout: float = 1800) -> dict:
-    """Run ``sys.executable argv`` in a fresh process; return the JSON object on its last stdout line."""
-    proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError(f"worker {argv} failed (rc={proc.returncode}):\n{proc.stderr[-3000:]}")
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    """Run ``python -u argv`` in a fresh process (output streamed, see run_streaming); return the JSON object on
+    its last non-empty stdout line."""
+    lines = [ln for ln in run_streaming([sys.executable, "-u", *argv], timeout=timeout) if ln.strip()]
     if not lines:
-        raise RuntimeError(f"worker {argv} printed nothing; stderr:\n{proc.stderr[-3000:]}")
+        raise WorkerError(f"worker {argv} printed nothing on stdout (its stderr is above)")
     return json.loads(lines[-1])
 
 
@@ -188,6 +253,7 @@ def append_rows(path: str | Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a results file is for everyone to read
         with os.fdopen(fd, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns, restval="", lineterminator="\n")
             writer.writeheader()
