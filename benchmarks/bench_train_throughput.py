@@ -134,7 +134,8 @@ def measure(spec: dict) -> dict:
         dist.ensure_single_process_env()
         eng.dist_timeout_init(600)
     mc = ModelConfig(large=spec["model"], dtype=spec["dtype"] if ds is None else "auto")
-    model, keep = eng.construct_model(mc, vocab_size=TINY_VOCAB, pad_id=0, eos_id=1, seed=0, device=device, ds=ds)
+    model, keep = eng.construct_model(mc, vocab_size=TINY_VOCAB, pad_id=0, eos_id=1, seed=0, device=device,
+                                      ds_config=ds)
     interleaved = spec["provider"] == "interleaved"
     if interleaved and ds is not None:
         raise ValueError("interleaved timing swaps the loss module of a plain engine; DeepSpeed cases use isolated")

@@ -7,10 +7,13 @@ directory at start (``RunConfig.dump``).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from harness.cli import InputError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +58,7 @@ class WeightsConfig:
     reduction: str = "sum"  # sum (sequence log-likelihood) | mean (per label token)
     clip_lo: float = 0.1  # lower clip of mean-1 weights (seed paper); <= 0 disables clipping
     clip_hi: float = 5.0  # upper clip of mean-1 weights (seed paper); <= 0 disables clipping
+    clip_mode: str = "once"  # once | iterate | exact (see harness.scoring.weights)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,7 +76,9 @@ class TrainConfig:
     seed: int = 0  # data order and init seed
     eval_every: int = 0  # optimizer steps between evaluations; 0 = once per epoch
     save_every: int = 0  # optimizer steps between checkpoints; 0 = once per epoch
+    keep_checkpoints: int = 2  # complete checkpoints kept on disk (the newest N; 0 = keep all)
     log_every: int = 1  # optimizer steps between metric lines
+    tensorboard: bool = False  # also write the metric and eval records as TensorBoard events (<run_dir>/tensorboard)
     activation_checkpointing: bool = False  # recompute activations in backward
     weights_file: str = ""  # weights.f32 from the scoring stage ("" = plain SFT)
     loss_impl: str = "auto"  # auto | chunked | triton | reference
@@ -105,8 +111,41 @@ class RunConfig:
         atomic_write_json(path, self.to_dict())
 
 
-class ConfigError(ValueError):
-    """A config file or override names an unknown field or holds a value of the wrong type."""
+class ConfigError(InputError):
+    """A config file or override names an unknown field or holds a value of the wrong type (an ``InputError``:
+    the entry points print its one-line message and exit with status 2)."""
+
+
+def _field_paths(cls, prefix: str = "") -> list[str]:
+    """Every settable dotted field of ``cls``, sections recursed: ``run_dir``, ``train.lr``, ..."""
+    hints = typing.get_type_hints(cls)
+    out: list[str] = []
+    for f in dataclasses.fields(cls):
+        typ, name = hints[f.name], prefix + f.name
+        out += _field_paths(typ, name + ".") if dataclasses.is_dataclass(typ) else [name]
+    return out
+
+
+def _close_fields(key: str, i: int, node_cls, root_cls) -> list[str]:
+    """Dotted fields close to ``key`` whose ``i``-th part is not a field of ``node_cls``, best first: the
+    section's own fields when the section is right (train.lrr -> train.lr), else any dotted field (trian.lr ->
+    train.lr), else the fields of that name in another section (lr, data.lr -> train.lr)."""
+    parts = key.split(".")
+    paths = _field_paths(root_cls)
+    if i > 0:
+        names = [f.name for f in dataclasses.fields(node_cls)]
+        close = [".".join(parts[:i] + [c]) for c in difflib.get_close_matches(parts[i], names, n=3)]
+    else:
+        close = difflib.get_close_matches(key, paths, n=3)
+    return close or [p for p in paths if p.rsplit(".", 1)[-1] == parts[-1]][:3]
+
+
+def _unknown_field(key: str, i: int, node_cls, root_cls) -> ConfigError:
+    """The error of ``--set key=...`` whose ``i``-th part is not a field of ``node_cls``."""
+    close = _close_fields(key, i, node_cls, root_cls)
+    hint = (f"did you mean {' or '.join(close)}?" if close
+            else f"{node_cls.__name__} has {sorted(f.name for f in dataclasses.fields(node_cls))}")
+    return ConfigError(f"--set {key}: unknown field {key.split('.')[i]!r} in {node_cls.__name__}; {hint}")
 
 
 def _coerce(value: str, typ: type, where: str):
@@ -116,7 +155,7 @@ def _coerce(value: str, typ: type, where: str):
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(f"{where}: expected a boolean, got {value!r}")
+        raise ConfigError(f"{where}: expected a boolean (true/false), got {value!r}")
     try:
         return typ(value)
     except ValueError as e:
@@ -124,17 +163,19 @@ def _coerce(value: str, typ: type, where: str):
 
 
 def _build(cls, data: dict, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a JSON object of {cls.__name__} fields, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    names = sorted(f.name for f in dataclasses.fields(cls))
+    unknown = sorted(set(data) - set(names))
     if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(names)}")
+        close = {u: difflib.get_close_matches(u, names, n=3) for u in unknown}
+        hint = "; ".join(f"{u!r}: did you mean {' or '.join(c)}?" for u, c in close.items() if c)
+        raise ConfigError(f"{where}: unknown field(s) {unknown}; {hint or f'known: {names}'}")
     kwargs = {}
     for key, val in data.items():
         typ = hints[key]
         if dataclasses.is_dataclass(typ):
-            if not isinstance(val, dict):
-                raise ConfigError(f"{where}.{key}: expected an object")
             kwargs[key] = _build(typ, val, f"{where}.{key}")
         elif typ is float and isinstance(val, int) and not isinstance(val, bool):
             kwargs[key] = float(val)
@@ -143,6 +184,14 @@ def _build(cls, data: dict, where: str):
         else:
             kwargs[key] = val
     return cls(**kwargs)
+
+
+def _section(node: dict, part: str, key: str) -> dict:
+    """The sub-dict ``node[part]`` an override descends into (created when absent)."""
+    sub = node.setdefault(part, {})
+    if not isinstance(sub, dict):
+        raise ConfigError(f"--set {key}: the config holds {part}={sub!r}, not an object of fields; fix the file")
+    return sub
 
 
 def apply_overrides(data: dict, overrides: list[str], cls=None) -> dict:
@@ -158,18 +207,26 @@ def apply_overrides(data: dict, overrides: list[str], cls=None) -> dict:
         for i, part in enumerate(parts):
             hints = typing.get_type_hints(node_cls)
             if part not in hints:
-                raise ConfigError(f"--set {key}: unknown field {part!r} in {node_cls.__name__}")
+                raise _unknown_field(key, i, node_cls, cls)
             typ = hints[part]
             if i == len(parts) - 1:
                 if dataclasses.is_dataclass(typ):
-                    raise ConfigError(f"--set {key}: names a section, not a field")
+                    example = _field_paths(typ, key + ".")[0]
+                    raise ConfigError(f"--set {key}: names a section, not a field; set one of its fields, e.g. {example}=...")
                 node[part] = _coerce(value, typ, f"--set {key}")
             else:
                 if not dataclasses.is_dataclass(typ):
                     raise ConfigError(f"--set {key}: {part!r} is not a section")
-                node = node.setdefault(part, {})
+                node = _section(node, part, key)
                 node_cls = typ
     return out
+
+
+def _drop_comments(data):
+    """A config file may explain itself: keys starting with "//" are comments, at any level (examples/*.json)."""
+    if isinstance(data, dict):
+        return {k: _drop_comments(v) for k, v in data.items() if not str(k).startswith("//")}
+    return data
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None, cls=None):
@@ -182,8 +239,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         try:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError as e:
-            raise ConfigError(f"config file not found: {path}") from e
+            raise ConfigError(f"config file not found: {path}; give --config an existing run config JSON") from e
         except json.JSONDecodeError as e:
             raise ConfigError(f"{path}: line {e.lineno}: invalid JSON ({e.msg})") from e
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a JSON object of {cls.__name__} fields, got {type(data).__name__}")
+        data = _drop_comments(data)
     data = apply_overrides(data, overrides or [], cls)
     return _build(cls, data, where)

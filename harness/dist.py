@@ -22,6 +22,9 @@ from __future__ import annotations
 import datetime
 import gc
 import os
+import signal
+import threading
+import time
 from dataclasses import dataclass
 
 import torch
@@ -65,11 +68,34 @@ def ensure_single_process_env() -> None:
     os.environ.setdefault("MASTER_PORT", str(29500 + os.getpid() % 1000))
 
 
+def exit_with_launcher(poll_s: float = 1.0) -> None:
+    """Under a launcher (torchrun, deepspeed: LOCAL_RANK set), end this process when the launcher dies: its
+    workers live in their own process sessions, so a kill -9 of the launcher would leave them training, and a
+    restart would then have two writers in one run folder. A daemon thread polls the parent pid (a parent
+    death signal would fire on the exit of the launcher *thread* that spawned us, not of the launcher)."""
+    if not _UNDER_LAUNCHER or _watch.get("on"):
+        return
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGKILL)  # the launcher is gone: nothing may keep writing
+
+    threading.Thread(target=watch, name="exit-with-launcher", daemon=True).start()
+    _watch["on"] = True
+
+
+_watch: dict = {}
+_UNDER_LAUNCHER = "LOCAL_RANK" in os.environ  # read at import: ensure_single_process_env sets it later
+
+
 def init(timeout_s: float | None = None) -> DistInfo:
     """Initialise the default process group from env when WORLD_SIZE > 1 (idempotent). Its backend is nccl on
     CUDA, gloo on CPU, or $HARNESS_DIST_BACKEND (a torch backend string: tests set ``cuda:gloo``, a group that
     refuses CPU tensors exactly as NCCL does, to run the real entry points under NCCL's restriction on CPU)."""
     info = env_info()
+    exit_with_launcher()
     if info.world > 1 and not dist.is_initialized():
         backend = os.environ.get("HARNESS_DIST_BACKEND") or ("nccl" if torch.cuda.is_available() else "gloo")
         if "nccl" in backend:

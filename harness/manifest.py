@@ -10,10 +10,11 @@ import json
 import subprocess
 from pathlib import Path
 
+from harness.cli import InputError
 from harness.run import atomic_write_json
 
 
-class ManifestMismatch(ValueError):
+class ManifestMismatch(InputError):
     """An input's manifest does not match what the consuming stage expects."""
 
 

@@ -13,6 +13,7 @@
       export/                the consolidated Hugging Face model
       eval.json              the evaluation of an exported model (+ predictions.txt)
       plots/                 figures
+      tensorboard/           TensorBoard event files of metrics.jsonl + evals.jsonl (train.tensorboard)
 
 Other code asks a ``RunDir`` for paths and never joins these names itself. Every file is written complete or
 not at all: to a temporary name in the same folder, then renamed over the target (``os.replace`` is atomic on
@@ -56,6 +57,7 @@ class RunDir:
     eval_json = property(lambda self: self.root / "eval.json")
     predictions = property(lambda self: self.root / "predictions.txt")
     plots = property(lambda self: self.root / "plots")
+    tensorboard = property(lambda self: self.root / "tensorboard")
 
     def examples(self, split: str) -> Path:
         return self.data / f"{split}.jsonl"

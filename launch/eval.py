@@ -3,15 +3,19 @@
     python launch/eval.py score --key TEST_FILE_KEY_DIRECTIONAL.TXT --pred predictions.txt
         drop-in for the official SemEval-2010 Task 8 Perl scorer; the official score is the LAST line.
     python launch/eval.py run --model EXPORTED_DIR [--config run.json --set eval.method=generate] [--split test]
-        evaluates an exported HF model folder (model + tokenizer); writes <run_dir>/eval.json (or --out).
-        torchrun --nproc_per_node 2 launch/eval.py run ...   shards the examples over ranks.
+        evaluates an exported HF model folder (model + tokenizer); writes <run_dir>/eval.json (or --out) and, for
+        the semeval19 label space, predictions.txt beside it in the official scorer's format (score it with the
+        `score` command). torchrun --nproc_per_node 2 launch/eval.py run ...   shards the examples over ranks.
     python launch/eval.py compare RUN_DIR [RUN_DIR ...]
-        side-by-side macro-F1 table (SFT vs ATLANTIS per setting, with the noise rate).
+        one row per run folder (keyed by its name): macro-F1, the SemEval official score where defined, and the
+        delta vs the SFT run of the same setting.
     python launch/eval.py curves RUN_DIR [RUN_DIR ...] --out curves.png [--split dev]
         learning curves of several runs (from each run's evals.jsonl) on one chart.
     python launch/eval.py weights --config run.json --out-dir plots/
         weight distribution per gold label and clean vs corrupted (from <run_dir>/weights/weights.f32, checked
         against its manifest and this config's training split).
+
+A wrong input (config, --set, file, folder) is one line `error: ...` on stderr and exit status 2 (harness.cli).
 """
 
 from __future__ import annotations
@@ -23,30 +27,59 @@ from pathlib import Path
 import numpy as np
 
 from harness import dist, log
+from harness.cli import InputError, input_errors, run_main
 from harness.run import RunDir
 
 
 def cmd_score(args) -> int:
-    from harness.eval.semeval import (
-        ScorerFileError,
-        align_files,
-        format_report,
-        read_scorer_file,
-        semeval_scores,
-    )
+    from harness.eval.semeval import align_files, format_report, read_scorer_file, semeval_scores
 
-    try:
-        key = read_scorer_file(args.key)
-        pred = read_scorer_file(args.pred)
-        _, gold, predicted = align_files(key, pred, args.pred)
-    except ScorerFileError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    key = read_scorer_file(args.key)  # ScorerFileError (an InputError) names file and line
+    pred = read_scorer_file(args.pred)
+    _, gold, predicted = align_files(key, pred, args.pred)
     s = semeval_scores(gold, predicted)
     if s["n_skipped"]:
         print(f"warning: {s['n_skipped']} id(s) of the key have no prediction (skipped, scored wrong)")
     print("\n".join(format_report(s)))
     return 0
+
+
+EXPORT_HINT = ("give the folder launch/train.py exported (<run_dir>/export), or export a checkpoint: "
+               "python launch/train.py export --checkpoint RUN/checkpoints --out DIR")
+
+
+def check_model_dir(path: str) -> Path:
+    """``--model`` must be an exported Hugging Face folder (config.json and a tokenizer): checked before anything
+    loads, so a wrong path is one line, not a hub error."""
+    p = Path(path)
+    if not p.is_dir():
+        raise InputError(f"--model {path}: no such folder; {EXPORT_HINT}")
+    if not any(p.iterdir()):
+        raise InputError(f"--model {path}: the folder is empty; {EXPORT_HINT}")
+    if not (p / "config.json").is_file():
+        raise InputError(f"--model {path}: no config.json, not a Hugging Face model folder; {EXPORT_HINT}")
+    if not any((p / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json")):
+        raise InputError(f"--model {path}: no tokenizer (tokenizer.json / tokenizer_config.json); {EXPORT_HINT}")
+    return p
+
+
+def write_predictions_file(out: Path, result: dict) -> None:
+    """predictions.txt beside ``out`` in the official scorer's format, when the label space has one."""
+    from harness.eval.evaluate import official_predictions, predictions_path, write_predictions
+
+    if not official_predictions(result):
+        log.info(f"predictions.txt not written: the official scorer's format needs the semeval19 label space "
+                 f"(this run: {result['label_space']}); eval.json holds every prediction")
+        return
+    bad = [p["id"] for p in result["predictions"] if not str(p["id"]).isdigit()]
+    if bad:
+        log.warn(f"predictions.txt not written: example ids such as {bad[0]!r} are not numeric, and the official "
+                 f"scorer's format needs numeric ids; eval.json holds every prediction")
+        return
+    path = predictions_path(out)
+    n_invalid = write_predictions(path, result)
+    note = f" ({n_invalid} invalid prediction(s) written as Other)" if n_invalid else ""
+    log.info(f"predictions.txt -> {path}{note}; score it: python launch/eval.py score --key KEY --pred {path}")
 
 
 def cmd_run(args) -> int:
@@ -57,29 +90,34 @@ def cmd_run(args) -> int:
     from harness.models.tokenizer import load_tokenizer
 
     cfg = load_config(args.config, args.set)
+    model_dir = check_model_dir(args.model)
+    out = Path(args.out) if args.out else RunDir(cfg.run_dir).eval_json
     dist.init()
-    splits = prepare_splits(cfg.data, RunDir(cfg.run_dir).data, is_writer=dist.rank() == 0, wait=dist.barrier)
+    with input_errors():  # the data readers' errors name file and line
+        splits = prepare_splits(cfg.data, RunDir(cfg.run_dir).data, is_writer=dist.rank() == 0, wait=dist.barrier)
     examples = getattr(splits, args.split)
     if not examples:
-        raise SystemExit(f"error: split {args.split!r} of data.dataset={cfg.data.dataset} is empty")
-    tok = load_tokenizer(args.model)
-    model = build_model(args.model, dtype=cfg.model.dtype, device=dist.device_for(), attn_impl=cfg.model.attn_impl)
+        raise InputError(f"split {args.split!r} of data.dataset={cfg.data.dataset} is empty; choose another --split")
+    tok = load_tokenizer(model_dir)
+    model = build_model(str(model_dir), dtype=cfg.model.dtype, device=dist.device_for(),
+                        attn_impl=cfg.model.attn_impl)
     result = evaluate_model(model, tok, examples, splits.label_space, splits.template, method=cfg.eval.method,
                             batch_examples=cfg.eval.batch_examples, max_new_tokens=cfg.eval.max_new_tokens)
-    out = Path(args.out) if args.out else RunDir(cfg.run_dir).eval_json
     if dist.rank() == 0:
         write_eval_json(out, result, **eval_identity(splits, args.split, args.model, model.config, cfg))
         print_summary(result, f"{args.split} ({cfg.eval.method})")
         log.info(f"eval.json -> {out}")
+        write_predictions_file(out, result)
     dist.destroy()
     return 0
 
 
 def cmd_compare(args) -> int:
-    from harness.eval.compare import compare_table
+    from harness.eval.compare import compare_table, fold_constant_columns
 
-    columns, rows = compare_table(args.run_dirs)
-    log.table("SFT vs weighted fine-tuning (test macro-F1)", columns, rows)
+    common, columns, rows = fold_constant_columns(*compare_table(args.run_dirs))
+    title = ", ".join(f"{k} {v}" for k, v in common.items())
+    log.table(f"runs compared ({title or 'eval.json of each folder'})", columns, rows)
     return 0
 
 
@@ -90,8 +128,9 @@ def cmd_curves(args) -> int:
     for d in args.run_dirs:
         name = Path(d).name
         if name in runs:
-            raise SystemExit(f"error: two runs are named {name!r}; give run directories distinct names")
-        runs[name] = read_evals_jsonl(d)
+            raise InputError(f"two runs are named {name!r}; give run directories distinct names")
+        with input_errors():  # a missing evals.jsonl or a bad line: file and line
+            runs[name] = read_evals_jsonl(d)
     log.info(f"learning curves -> {plot_learning_curves(runs, args.out, split=args.split)}")
     return 0
 
@@ -104,14 +143,12 @@ def cmd_weights(args) -> int:
     from harness.scoring.weights import load_weights
 
     cfg = load_config(args.config, args.set)
-    splits = load_splits(cfg.data)
-    train = splits.train
-    path = args.weights or RunDir(cfg.run_dir).weights
-    try:
+    with input_errors():  # data readers; a missing weights file or a manifest that does not match
+        splits = load_splits(cfg.data)
+        train = splits.train
+        path = args.weights or RunDir(cfg.run_dir).weights
         w = load_weights(path, n=len(train), dataset_fingerprint=fingerprint(train),
                          template_hash=splits.template.hash)
-    except (FileNotFoundError, ValueError) as e:  # ManifestMismatch is a ValueError
-        raise SystemExit(f"error: {e}") from e
     out = Path(args.out_dir)
     a = plot_weights_per_label(w, [ex.label for ex in train], out / "weights_per_label.png")
     b = plot_weights_noisy(w, np.array([ex.is_noisy for ex in train], dtype=bool), out / "weights_clean_vs_noisy.png")
@@ -129,7 +166,8 @@ def parse_args(argv=None):
     r = sub.add_parser("run", help="evaluate an exported model folder")
     r.add_argument("--model", required=True, help="exported HF model folder (with its tokenizer)")
     r.add_argument("--split", default="test", choices=["dev", "test"])
-    r.add_argument("--out", default="", help="eval.json path (default <run_dir>/eval.json)")
+    r.add_argument("--out", default="", help="eval.json path (default <run_dir>/eval.json); semeval19: predictions "
+                   "beside it (predictions.txt, or <stem>.predictions.txt for another file name)")
     c = sub.add_parser("compare", help="side-by-side table of run directories")
     c.add_argument("run_dirs", nargs="+")
     cu = sub.add_parser("curves", help="learning curves of several runs on one chart")
@@ -146,10 +184,11 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    """The commands; input errors propagate as ``InputError`` (``run_main`` turns them into one line, exit 2)."""
     args = parse_args(argv)
     return {"score": cmd_score, "run": cmd_run, "compare": cmd_compare, "curves": cmd_curves,
             "weights": cmd_weights}[args.cmd](args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

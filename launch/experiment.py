@@ -35,7 +35,9 @@ sys.path.insert(0, str(ROOT))
 from harness import log  # noqa: E402
 from harness.run import RunDir, atomic_write_json  # noqa: E402
 
-# Embedded default: small enough for < 10 minutes on 2 CPU cores, large enough for a tiny model to learn.
+# Embedded default: small enough for < 10 minutes on 2 CPU cores, large enough for a tiny model to learn. Applied
+# only to the embedded default (no --dataset, no --config): a real run starts from harness.config's defaults and
+# its own config file (examples/semeval.json, examples/conll04.json).
 DEFAULT_SETS = [
     "data.dataset=synthetic",
     "data.synthetic_size=640",  # training examples (test = 160)
@@ -52,7 +54,8 @@ DEFAULT_SETS = [
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", default="runs/experiment", help="experiment folder (stages go in subfolders)")
-    p.add_argument("--dataset", default="", help="synthetic | semeval | conll04 | jsonl ('' = embedded default)")
+    p.add_argument("--config", default=None, help="run config JSON for every stage (e.g. examples/semeval.json)")
+    p.add_argument("--dataset", default="", help="a name of harness.data.registry.DATASETS ('' = embedded default)")
     p.add_argument("--data-dir", default="", help="folder with the dataset's files")
     p.add_argument("--large", default="", help="large base checkpoint (default: tiny-qwen2 preset)")
     p.add_argument("--small", default="", help="small base checkpoint (default: tiny-qwen2-small preset)")
@@ -62,12 +65,13 @@ def parse_args(argv=None):
                                           "ds_configs/zero3.json on CUDA)")
     p.add_argument("--nproc", type=int, default=2, help="processes per stage (torchrun --nproc_per_node)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override")
-    p.add_argument("--fresh", action="store_true", help="delete <root> first instead of resuming")
+    p.add_argument("--fresh", action="store_true", help="delete <root> first instead of resuming (needed when the "
+                                                      "settings changed since the stages in <root> ran)")
     return p.parse_args(argv)
 
 
 def base_sets(a) -> list[str]:
-    sets = list(DEFAULT_SETS)
+    sets = list(DEFAULT_SETS) if not (a.dataset or a.config) else []
     if a.dataset:
         sets.append(f"data.dataset={a.dataset}")
     if a.data_dir:
@@ -87,6 +91,15 @@ def launcher(nproc: int) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
 
 
+def _die_with_parent() -> None:
+    """In a stage's launcher (preexec): SIGTERM when the experiment dies, so a kill -9 of the experiment leaves no
+    launcher behind (torchrun passes SIGTERM to its workers; they also watch their launcher: harness.dist)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def run_stage(name: str, cmd: list[str], log_dir: Path) -> float:
     """Run one stage's entry point, mirroring its output to the console and <root>/logs/<name>.log."""
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -94,7 +107,8 @@ def run_stage(name: str, cmd: list[str], log_dir: Path) -> float:
     t0 = time.perf_counter()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with (log_dir / f"{name}.log").open("a") as f, subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_die_with_parent,
     ) as proc:
         for line in proc.stdout:
             sys.stdout.write(line)
@@ -108,8 +122,8 @@ def run_stage(name: str, cmd: list[str], log_dir: Path) -> float:
     return dt
 
 
-def config_args(sets: list[str]) -> list[str]:
-    out = []
+def config_args(sets: list[str], config: str | None = None) -> list[str]:
+    out = ["--config", config] if config else []
     for s in sets:
         out += ["--set", s]
     return out
@@ -136,39 +150,45 @@ def main(argv=None) -> int:
     from harness.data.dataset import load_splits
     from harness.models.tokenizer import run_tokenizer
 
-    cfg = load_config(None, sets)
+    cfg = load_config(a.config, sets)
     shared = RunDir(root)  # the experiment root holds the shared tokenizer and the plots
     run_tokenizer(cfg.model, load_splits(cfg.data), shared.tokenizer)
     if not a.large:
         sets.append(f"model.tokenizer={shared.tokenizer}")
     train_cmd = launcher(a.nproc) + ["launch/train.py", "--ds", ds]
 
+    def stage(run: RunDir, *extra: str) -> tuple[list[str], object]:
+        """(the stage's --config/--set arguments, its resolved RunConfig)."""
+        more = [*sets, f"run_dir={run.root}", *extra]
+        return config_args(more, a.config), load_config(a.config, more)
+
     reference = a.reference
     if not reference:
         ref = RunDir(root / "reference")
+        args, ref_cfg = stage(ref, f"model.large={cfg.model.small}", "train.eval_split=dev")
+        _same_settings(ref.config, ref_cfg, "train", "reference", root)
         if not _exported(ref):
-            small = cfg.model.small
-            timings["reference"] = run_stage("reference", train_cmd + config_args(
-                sets + [f"run_dir={ref.root}", f"model.large={small}", "train.eval_split=dev"]) + _resume(ref), logs)
+            timings["reference"] = run_stage("reference", train_cmd + args + _continue(ref), logs)
         reference = str(ref.export)
     sets.append(f"model.reference={reference}")
 
     scoring = RunDir(root / "scoring")
     weights = scoring.weights
+    args, score_cfg = stage(scoring)
+    _same_settings(scoring.score_config, score_cfg, "score", "scoring", root)
     if not weights.is_file():
-        timings["scoring"] = run_stage("scoring", launcher(a.nproc) + ["launch/score.py"] + config_args(
-            sets + [f"run_dir={scoring.root}"]), logs)
+        timings["scoring"] = run_stage("scoring", launcher(a.nproc) + ["launch/score.py"] + args, logs)
 
     runs = {"sft": [], "atlantis": [f"train.weights_file={weights}"]}
     for name, extra in runs.items():
         run = RunDir(root / name)
+        args, run_cfg = stage(run, *extra)
+        _same_settings(run.config, run_cfg, "train", name, root)
         if not _exported(run):
-            timings[name] = run_stage(name, train_cmd + config_args(sets + [f"run_dir={run.root}"] + extra)
-                                      + _resume(run), logs)
+            timings[name] = run_stage(name, train_cmd + args + _continue(run), logs)
         if not run.eval_json.is_file():
             timings[f"eval-{name}"] = run_stage(f"eval-{name}", launcher(a.nproc) + [
-                "launch/eval.py", "run", "--model", str(run.export), "--split", "test"]
-                + config_args(sets + [f"run_dir={run.root}"] + extra), logs)
+                "launch/eval.py", "run", "--model", str(run.export), "--split", "test"] + args, logs)
 
     run_dirs = [str(root / n) for n in runs]
     eval_py = [sys.executable, "launch/eval.py"]
@@ -176,7 +196,7 @@ def main(argv=None) -> int:
     run_stage("curves", eval_py + ["curves"] + run_dirs + ["--out", str(shared.plots / "curves.png"),
                                                            "--split", "test"], logs)
     run_stage("weight-plots", eval_py + ["weights", "--weights", str(weights), "--out-dir", str(shared.plots)]
-              + config_args(sets + [f"run_dir={scoring.root}"]), logs)
+              + config_args(sets + [f"run_dir={scoring.root}"], a.config), logs)
     summarize(root, run_dirs, scoring, timings, time.perf_counter() - t_start)
     return 0
 
@@ -186,11 +206,23 @@ def _exported(run: RunDir) -> bool:
     return (run.export / "config.json").is_file()
 
 
-def _resume(run: RunDir) -> list[str]:
-    """``--resume`` when the run holds a complete checkpoint to resume from."""
+def _continue(run: RunDir) -> list[str]:
+    """``--resume`` when the run holds a complete checkpoint; ``--overwrite`` when it was stopped before its first
+    checkpoint (outputs but nothing to resume from); nothing for a fresh folder."""
     from harness.train.checkpoint import LATEST
 
-    return ["--resume"] if (run.checkpoints / LATEST).is_file() else []
+    if (run.checkpoints / LATEST).is_file():
+        return ["--resume"]
+    return ["--overwrite"] if run.metrics.exists() or run.checkpoints.exists() else []
+
+
+def _same_settings(recorded, cfg, stage: str, name: str, root: Path) -> None:
+    """A stage's earlier output is reused (or resumed) only when it was made with the same settings."""
+    from harness.runstate import check_same_config
+
+    if recorded.is_file():  # a mismatch is an InputError: one line, exit 2 (harness.cli.run_main)
+        check_same_config(recorded, cfg, stage, what=f"the {name} stage",
+                          way_out=f"pass --fresh to run the experiment again (deletes {root}), or use another --root")
 
 
 def summarize(root: Path, run_dirs: list[str], scoring: RunDir, timings: dict, total_s: float) -> None:
@@ -205,8 +237,8 @@ def summarize(root: Path, run_dirs: list[str], scoring: RunDir, timings: dict, t
         ev = read_eval_json(RunDir(rd).eval_json)
         name = Path(rd).name
         summary["runs"][name] = {k: ev.get(k) for k in ("accuracy", "macro_f1", "official", "n_invalid")}
-        rows.append([name, 100 * ev["macro_f1"], 100 * ev["accuracy"],
-                     "-" if ev.get("official") is None else 100 * ev["official"]])
+        rows.append([name, 100 * ev["macro_f1"], 100 * ev["accuracy"],  # official is already a percentage
+                     "-" if ev.get("official") is None else ev["official"]])
     log.table("test split (label ranking)", ["run", "macro-F1 %", "accuracy %", "SemEval official %"], rows)
     keys = ["min", "max", "std", "ess", "ess_fraction", "fraction_clipped", "roc_auc_clean_vs_noisy"]
     log.table("ATLANTIS weights (training split)", keys, [[wstats.get(k, "-") for k in keys]])
@@ -215,4 +247,6 @@ def summarize(root: Path, run_dirs: list[str], scoring: RunDir, timings: dict, t
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from harness.cli import run_main
+
+    raise SystemExit(run_main(main))

@@ -8,17 +8,21 @@ Writes <run_dir>/score_config.json, <run_dir>/tokenizer (tiny presets), <run_dir
 memmaps + manifest; resumable: run the same command again after a crash) and <run_dir>/weights/ (weights.f32,
 weights.json, weights_stats.json) when every model the weight formula needs has been scored.
 Multi-node: every node writes rows of the same memmaps, so run_dir must be on a filesystem all nodes share.
+A wrong input (config, --set, data files) is one line `error: ...` on stderr and exit status 2 (harness.cli).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 
 from harness import dist
+from harness.cli import input_errors, run_main
 from harness.config import load_config
 from harness.log import info
 from harness.models.tokenizer import run_tokenizer
 from harness.run import RunDir
+from harness.runstate import RunLock, check_same_config, claim_run_folder
 from harness.scoring.score import OnBatch, role_names, run_scoring
 from harness.scoring.weights import missing_roles, print_stats, write_weights
 
@@ -28,6 +32,7 @@ def parse_args(argv=None):
     p.add_argument("--config", default=None, help="run config JSON (defaults if omitted)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. data.dataset=x")
     p.add_argument("--skip-weights", action="store_true", help="score only; do not write weights")
+    p.add_argument("--overwrite", action="store_true", help="delete scores and weights made under other settings")
     p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -38,12 +43,11 @@ def main(argv=None, on_batch: OnBatch | None = None) -> int:
     cfg = load_config(args.config, args.set)
     dist.init()
     run = RunDir(cfg.run_dir, cfg.scoring.out_dir)
-    if dist.rank() == 0:
-        run.root.mkdir(parents=True, exist_ok=True)
-        cfg.dump(run.score_config)
+    lock = claim_run_folder(lambda: _claim(run, cfg, args.overwrite))
     from harness.data.dataset import prepare_splits
 
-    splits = prepare_splits(cfg.data, run.data, is_writer=dist.rank() == 0, wait=dist.barrier)
+    with input_errors():  # the data readers' errors name file and line
+        splits = prepare_splits(cfg.data, run.data, is_writer=dist.rank() == 0, wait=dist.barrier)
     train, template = splits.train, splits.template
     tok = run_tokenizer(cfg.model, splits, run.tokenizer)
     scores_dir = run_scoring(cfg, train, template, tok, run.root, on_batch=on_batch)
@@ -56,9 +60,29 @@ def main(argv=None, on_batch: OnBatch | None = None) -> int:
             print_stats(manifest["stats"])
             info(f"weights -> {run.weights}")
     dist.barrier()
+    if lock is not None:
+        lock.release()
     dist.destroy()
     return 0
 
 
+def _claim(run: RunDir, cfg, overwrite: bool) -> RunLock:
+    """(rank 0) Lock the folder; scores made under other settings are refused (same settings resume them), or
+    deleted with --overwrite; then record this run's settings."""
+    lock = RunLock(run.root, "score").acquire()
+    try:
+        if overwrite:
+            for d in (run.scores, run.weights_dir):
+                shutil.rmtree(d, ignore_errors=True)
+        elif run.score_config.is_file():
+            check_same_config(run.score_config, cfg, "score", what="the scores in this folder",
+                              way_out="score with the same settings (they resume), or pass --overwrite to score again")
+        cfg.dump(run.score_config)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main))

@@ -3,6 +3,7 @@
     deepspeed --num_gpus G launch/train.py --ds ds_configs/zero3.json [--config run.json] [--set k=v ...] [--resume]
     torchrun --nnodes N --nproc_per_node G --rdzv_backend c10d --rdzv_endpoint HOST:PORT launch/train.py --ds ...
     python launch/train.py --config run.json                   (one process, plain torch, no DeepSpeed)
+A run folder holding a training run is refused unless --resume (same settings, checked) or --overwrite.
     python launch/train.py export --checkpoint RUN/checkpoints [--tag stepN] --out DIR
 
 The deepspeed launcher passes ``--local_rank``; torchrun only sets LOCAL_RANK (both end up in the env).
@@ -23,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ds", default=None, help="DeepSpeed JSON config (omit for single-process plain torch)")
     p.add_argument("--config", default=None, help="run config JSON (harness.config.RunConfig)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.lr=2e-5")
-    p.add_argument("--resume", action="store_true", help="continue from <run_dir>/checkpoints/latest")
+    p.add_argument("--resume", action="store_true", help="continue from <run_dir>/checkpoints/latest (same settings)")
+    p.add_argument("--overwrite", action="store_true", help="start over in a run folder that holds a training run "
+                                                            "(deletes its checkpoints, metrics, evals and export)")
     p.add_argument("--no-export", action="store_true", help="skip the final Hugging Face export")
     p.add_argument("--dist-timeout", type=float, default=None, help="process-group timeout, seconds")
     p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
@@ -55,14 +58,19 @@ def main(argv: list[str] | None = None) -> int:
     if a.local_rank is not None:
         os.environ.setdefault("LOCAL_RANK", str(a.local_rank))
     from harness import dist, log
+    from harness.cli import input_errors
     from harness.config import load_config
     from harness.train.trainer import Trainer
 
     cfg = load_config(a.config, a.set)
-    trainer = Trainer(cfg, a.ds, resume=a.resume, dist_timeout_s=a.dist_timeout, export=not a.no_export).setup()
+    trainer = Trainer(cfg, a.ds, resume=a.resume, overwrite=a.overwrite, dist_timeout_s=a.dist_timeout,
+                      export=not a.no_export)
+    with input_errors():  # a bad config, run folder, data or weights file: one line, exit 2 (harness.cli)
+        trainer.prepare()
+    trainer.build()
     out = trainer.train()
-    log.info(f"done: {out['steps']} steps, final loss {out['losses'][-1] if out['losses'] else float('nan'):.4f}, "
-             f"run dir {out['run_dir']}")
+    last = f", last step's loss {out['losses'][-1]:.4f}" if out["losses"] else " (nothing left to train)"
+    log.info(f"done: {out['steps']} steps{last}, run dir {out['run_dir']}")
     del out
     trainer.close()  # drop the engine before the process group goes (see harness.dist.destroy)
     dist.destroy()
@@ -70,4 +78,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from harness.cli import run_main
+
+    sys.exit(run_main(main))

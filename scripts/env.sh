@@ -1,5 +1,7 @@
 # Sourced by scripts/test.sh and scripts/main.sh (and .ci/run): creates .venv on first use, then exports the
 # environment every run needs. Idempotent: a stamp keyed by setup.cfg + constraints.txt skips a finished install.
+# To run stage commands by hand: `source scripts/env.sh` in your shell (its strict mode is undone at the end).
+_harness_saved_opts="$(set +o)"
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -34,3 +36,5 @@ PY
   echo "$stamp_want" > "$stamp_file"
 fi
 export PATH="$VENV/bin:$PATH"
+eval "$_harness_saved_opts"   # leave the caller's shell options as they were
+unset _harness_saved_opts

@@ -9,14 +9,15 @@ from pathlib import Path
 
 from harness import log
 from harness.data.examples import Example, fingerprint
-from harness.data.labels import LabelSpace, get_space
+from harness.data.labels import SEMEVAL_OTHER, LabelSpace, get_space
 from harness.data.prompts import Template, get_template
 from harness.eval.generate import generate_predict
 from harness.eval.metrics import compute_metrics
 from harness.eval.rank import rank_predict
+from harness.eval.semeval import format_scorer_file
 from harness.manifest import git_revision, library_versions, read_json
 from harness.models.load import model_identity
-from harness.run import atomic_write_text
+from harness.run import RunDir, atomic_write_text
 
 METHODS = ("rank", "generate")
 
@@ -74,6 +75,41 @@ def write_eval_json(path: str | Path, result: dict, **identity) -> dict:
 
 def read_eval_json(path: str | Path) -> dict:
     return read_json(path, "eval.json")
+
+
+# An invalid prediction (None: a generation that named no label) cannot be written as such: the official scorer
+# (harness.eval.semeval.read_scorer_file, like the Perl scorer) refuses any label outside the 19. It is written as
+# Other. Other is none of the 9 relations the official score averages, so an Other prediction, like a skipped
+# one (None in semeval_scores), adds to no relation's precision denominator and misses its gold relation's
+# recall: the official score and every P/R/F1 view of the scorer are unchanged. Only the scorer's 19-way
+# accuracy differs: an invalid answer on an Other example counts right there (eval.json counts it wrong).
+INVALID_AS = SEMEVAL_OTHER
+
+
+def official_predictions(result: dict) -> bool:
+    """Whether ``result`` can be written as the official SemEval scorer's prediction file (19-label space)."""
+    return result.get("label_space") == "semeval19"
+
+
+def predictions_path(eval_json: str | Path) -> Path:
+    """Where ``predictions.txt`` goes: beside ``eval.json`` (``RunDir.predictions``); beside an ``--out`` FILE of
+    another name as ``<FILE stem>.predictions.txt``, so evaluations written into one folder keep their own."""
+    eval_json = Path(eval_json)
+    if eval_json.name == RunDir(eval_json.parent).eval_json.name:
+        return RunDir(eval_json.parent).predictions
+    return eval_json.with_name(f"{eval_json.stem}.predictions.txt")
+
+
+def write_predictions(path: str | Path, result: dict) -> int:
+    """The official scorer's prediction file (``<id>\\t<label>`` per example, in evaluation order) of a semeval19
+    ``evaluate_model`` result, written atomically; ``python launch/eval.py score --key KEY --pred PATH`` scores
+    it. Returns how many invalid predictions were written as ``INVALID_AS`` (see the note above it)."""
+    if not official_predictions(result):
+        raise ValueError(f"label space {result.get('label_space')!r}: the official scorer's file needs semeval19")
+    preds = result["predictions"]
+    labels = [INVALID_AS if p["pred"] is None else p["pred"] for p in preds]
+    atomic_write_text(path, format_scorer_file([p["id"] for p in preds], labels))
+    return sum(p["pred"] is None for p in preds)
 
 
 def eval_identity(splits, split: str, model_spec: str, model_config, cfg) -> dict:

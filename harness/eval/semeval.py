@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from harness.cli import InputError
 from harness.data.labels import SEMEVAL_19, SEMEVAL_OTHER, SEMEVAL_RELATIONS, semeval_collapse
 
 
-class ScorerFileError(ValueError):
+class ScorerFileError(InputError):
     """A key or prediction file breaks the official scorer's format (names file, line and problem)."""
 
 
@@ -139,6 +140,25 @@ def read_scorer_file(path: str | Path) -> dict[str, str]:
     if not out:
         raise ScorerFileError(f"{path}: empty file: expected '<id>\\t<label>' lines")
     return out
+
+
+def format_scorer_file(ids: list[str], labels: list[str]) -> str:
+    """The text of a key or prediction file, ``<id>\\t<label>`` per line in the given order: exactly what
+    ``read_scorer_file`` (and the Perl scorer) accept. A non-numeric id or a label outside the 19 is refused."""
+    if len(ids) != len(labels):
+        raise ValueError(f"{len(ids)} ids but {len(labels)} labels")
+    if not ids:
+        raise ValueError("no examples: the official scorer refuses an empty file")
+    for sid, label in zip(ids, labels):
+        if not str(sid).isdigit():
+            raise ScorerFileError(f"example id {sid!r} is not numeric: the official scorer's format needs the "
+                                  f"numeric ids of the SemEval files")
+        if label not in SEMEVAL_19:
+            raise ValueError(f"id {sid}: {label!r} is not a SemEval-2010 Task 8 19-label name")
+    keys = [str(int(sid)) for sid in ids]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"ids repeat, e.g. {Counter(keys).most_common(1)[0][0]!r}: the scorer refuses a repeated id")
+    return "".join(f"{sid}\t{label}\n" for sid, label in zip(ids, labels))
 
 
 def align_files(key: dict[str, str], pred: dict[str, str], pred_path: str = "PRED") -> tuple[list, list, list]:

@@ -76,7 +76,9 @@ def weighted_linear_cross_entropy(hidden, weight, targets, row_weights, *, bias=
                                   ignore_index: int = IGNORE_INDEX, reduction: str = "sum", impl: str = "auto",
                                   chunk_size: int | None = None):
     """sum_n row_weights_n * CE_n (``reduction="sum"``, fp32 scalar) or the weighted per-row losses (``"none"``,
-    fp32 [N], 0 at ignored rows). Gradients reach hidden, weight and bias, never row_weights.
+    fp32 [N], 0 at ignored rows). Gradients reach hidden, weight and bias, never row_weights. Under
+    ``torch.no_grad`` / ``inference_mode`` only the loss is computed (no gradient buffers, even for a head that
+    requires grad; see chunked.py).
     ``chunk_size``: rows per logits chunk for chunked/triton (None = a 256 MiB fp32 block)."""
     _check_shapes(hidden, weight, targets, row_weights)
     impl = resolve_impl(impl, hidden.device)

@@ -1,17 +1,17 @@
 """Chunked weighted linear cross-entropy: never more than one ``[chunk, V]`` block of logits alive.
 
-Design (measured on the 2-core CPU with benchmarks/bench_weighted_ce.py, fp32, V=151,936, H=896, providers
-timed round-robin in one process; rows in benchmarks/results/weighted_ce.csv): for ``reduction="sum"`` the
-gradients are computed **in the forward pass, chunk by chunk** (Liger-style) and only scaled by the scalar
-upstream gradient in backward. That costs the same three matmuls as the naive path (logits, dL/dhidden,
-dL/dweight: 6*N*V*H FLOPs); recomputing the logits in backward costs a fourth (8*N*V*H). Measured fwd+bwd
-medians: N=512 naive 8.35 s, grads-in-forward 6.67 s (0.80x), recompute 9.56 s (1.15x); N=2048 naive 23.5 s,
-grads-in-forward 24.9 s (1.06x), recompute 36.2 s (1.54x); peak memory 607 MiB for both chunked variants vs
-3,577 MiB naive at N=2048 (0.170x). Hence grads-in-forward for "sum".
+Design: for ``reduction="sum"`` the gradients are computed **in the forward pass, chunk by chunk** (Liger-style)
+and only scaled by the scalar upstream gradient in backward. That costs the same three matmuls as the naive path
+(logits, dL/dhidden, dL/dweight: 6*N*V*H FLOPs); recomputing the logits in backward costs a fourth (8*N*V*H) and
+measured 1.4-1.5x slower on CPU (benchmarks/README.md, "weighted_ce", has the timings and memory).
+Hence grads-in-forward for "sum".
 The recompute path is still needed, and used, for ``reduction="none"``: a per-row upstream gradient ``g_n``
 enters dL/dweight = sum_n g_n w_n (softmax_n - onehot_n) h_n^T, so it cannot be folded in after the fact; the
 forward then keeps only the per-row losses and backward recomputes each chunk.
-When no input needs a gradient (scoring, ``torch.no_grad``) no gradient work is done at all.
+When no input needs a gradient, or grad mode is off at the call (``torch.no_grad``, ``inference_mode``: scoring,
+validation, even with a head that requires grad), no gradient work is done at all: ``chunked_weighted_ce`` checks
+``torch.is_grad_enabled()`` itself, since inside ``Function.forward`` grad mode is always off and
+``ctx.needs_input_grad`` follows ``requires_grad`` alone.
 
 Numerics: logits are computed in the input dtype (bf16 or fp32, as a plain ``hidden @ weight.T`` would) and
 upcast to fp32 per chunk; log-sum-exp, the softmax gradient and the dL/dweight accumulator are fp32. dL/dhidden's
@@ -35,10 +35,8 @@ import torch
 from harness.log import warn
 
 # Bytes of fp32 logits per chunk (rows = this / (4 * V); 441 rows at V=151,936). Every chunk adds its share of
-# dL/dW into the [V, H] fp32 buffer, one full pass over it, so small chunks pay that traffic many times: fwd+bwd on
-# CPU (2 threads, quiet, 2026-11-21), V=151,936, speed = naive torch's time / this: N=2048 H=896 - 110 rows 0.86x (607
-# MiB peak), 256 rows 1.04x (692), 512 rows 1.12x (840), 1024 rows 1.09x (1137) vs naive's 3577 MiB; N=2048
-# H=3584 - 110 rows 0.79x, 441 rows 0.99x; N=512 H=896 - 110 rows 0.89x, 441 rows 1.00x.
+# dL/dW into the [V, H] fp32 buffer, one full pass over it, so small chunks pay that traffic many times; 256 MiB is
+# where the CPU sweep (benchmarks/README.md, "weighted_ce") stopped getting faster while memory stayed ~0.2x naive's.
 DEFAULT_CHUNK_BYTES = 256 * 2**20
 
 
@@ -196,6 +194,20 @@ def _check_targets(targets, vocab):
         raise ValueError(f"targets must be in [0, V={vocab}) or ignore_index; got out-of-range ids {bad}")
 
 
+def _reduce(per_row, idx, n, reduction):
+    """The sum of the compacted weighted per-row losses, or them scattered back to N rows (0 at ignored rows)."""
+    return per_row.sum() if reduction == "sum" else _expand_rows(per_row, idx, n, torch.float32)
+
+
+def _losses_only(hidden, weight, bias, targets, row_weights, ignore_index, reduction, chunk, row_pass):
+    """The forward value with no gradient work: no dL/dhidden, no [V, H] fp32 dL/dweight buffer."""
+    idx, h, t, w = _compact(hidden, targets, row_weights, ignore_index)
+    _check_targets(t, weight.shape[0])
+    ce, _, _, _ = chunk_loop(h, weight, bias, t, None, chunk=chunk, row_pass=row_pass,
+                             need_hidden=False, need_weight=False, need_bias=False)
+    return _reduce(ce * w, idx, hidden.shape[0], reduction)
+
+
 class WeightedLinearCE(torch.autograd.Function):
     """sum_n w_n CE_n (``reduction="sum"``, scalar) or w_n CE_n per row (``"none"``, [N]); fp32 output."""
 
@@ -209,16 +221,13 @@ class WeightedLinearCE(torch.autograd.Function):
         eager = reduction == "sum" and any_grad
         ce, g_h, g_w, g_b = chunk_loop(h, weight, bias, t, w if eager else None, chunk=chunk, row_pass=row_pass,
                                        need_hidden=need_h, need_weight=need_w, need_bias=need_b)
-        per_row = ce * w
         ctx.reduction, ctx.n, ctx.chunk, ctx.row_pass, ctx.consumed = reduction, n, chunk, row_pass, False
         ctx.dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
         if eager:
             ctx.save_for_backward(idx, g_h, g_w, g_b)
         elif any_grad:
             ctx.save_for_backward(idx, h, weight, bias, t, w)
-        if reduction == "sum":
-            return per_row.sum()
-        return _expand_rows(per_row, idx, n, torch.float32)
+        return _reduce(ce * w, idx, n, reduction)
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -252,6 +261,11 @@ def chunked_weighted_ce(hidden, weight, targets, row_weights, *, bias=None, igno
     if reduction not in ("sum", "none"):
         raise ValueError(f"reduction must be 'sum' or 'none', got {reduction!r}")
     chunk = chunk_rows(hidden.shape[0], weight.shape[0], chunk_size)
+    if not torch.is_grad_enabled():
+        # torch.no_grad / inference_mode: no graph will be built, but ctx.needs_input_grad inside the Function still
+        # says True for any input with requires_grad (grad mode is always off in Function.forward), so the "sum"
+        # path would compute dL/dhidden and the [V, H] fp32 dL/dweight (2.2 GB for a 7B head) for nothing
+        return _losses_only(hidden, weight, bias, targets, row_weights, ignore_index, reduction, chunk, row_pass)
     return WeightedLinearCE.apply(hidden, weight, bias, targets, row_weights, ignore_index, reduction, chunk,
                                   row_pass)
 

@@ -13,7 +13,7 @@ stored float32), plus the label-token count.
 
 bitsandbytes (``model.quantize``, checkpoints only), measured on CPU (bitsandbytes 0.50.2) with a saved random-init
 tiny-qwen2 checkpoint (2 layers, hidden 64, vocab ~300, 16 examples, sequence scores around -95.5 nats;
-tests/scoring/test_quantize.py prints the figures): see ``QUANTIZE_NOTE``.
+tests/scoring/test_quantize.py prints the figures): measured in benchmarks/README.md, "Quantized scoring".
 """
 
 from __future__ import annotations
@@ -39,10 +39,6 @@ from harness.models.load import build_model, family_of, model_identity, pick_dty
 from harness.run import RunDir
 from harness.scoring import store
 
-QUANTIZE_NOTE = ("CPU, tiny-qwen2 checkpoint, 16 examples, scores ~ -95.5 nats: 8bit moves sequence scores by "
-                 "0.0034 nats on average (max 0.0095); 4bit nf4 by 0.0138 (max 0.0291); ranking of examples "
-                 "unchanged (corr 1.00000). A random-init model has near-flat logits, so a trained model will "
-                 "move more: re-measure on the real checkpoints before trusting quantized weights.")
 # on_batch(k): this process's batch k (0-based, counted over every model) has its scores written and flushed and
 # its done mark not yet; the kill -9 tests' driver (tests/scoring/_score_driver.py) SIGKILLs itself there.
 OnBatch = Callable[[int], None]

@@ -10,16 +10,27 @@ Self-normalisation in log space: w = exp(log w_raw - logsumexp(log w_raw) + log 
 scores of hundreds of nats neither overflow nor underflow the sum. Adding a constant to any model's scores
 changes nothing.
 
-Clipping to [lo, hi] (seed: [0.1, 5]; lo <= 0 or hi <= 0 disables that side): clipping a mean-1 vector and
-rescaling it to mean 1 can push values back past the bounds (rescaling after cutting the big ones scales the
-rest up), so one clip + renormalise does not give both properties. We take the fixed point that repeated
-clip-and-renormalise converges to: w = clip(c * w, lo, hi) with the scale c > 0 chosen by bisection so that
-mean(w) = 1. Both hold to float rounding (bounds exactly, mean to ~1e-12). It needs lo <= 1 <= hi. "Clipped"
-counts the examples that sit at a bound.
+Clipping to [lo, hi] (seed: [0.1, 5]; lo <= 0 or hi <= 0 disables that side; lo <= 1 <= hi is required: weights
+with mean 1 cannot all lie above 1, nor all below it). ``weights.clip_mode`` picks one of three different results
+(measured on N(0, 3^2) log-weights, 1000 examples, [0.1, 5]: tests/scoring/test_clip_modes.py):
+    once     the seed notebook: clip the mean-1 weights to [lo, hi] once, then divide by the new mean. Mean 1; the
+             bounds do NOT hold afterwards (dividing by a mean < 1 lifts everything: 0.23 .. 11.6 in the example).
+    iterate  repeat clip-and-divide-by-the-mean until no weight moves by more than ITERATE_RTOL (relative) in one
+             round, at most ITERATE_MAX rounds (the stats record the rounds and whether it converged; a run that
+             did not converge is warned about). Mean 1; bounds to ~1e-12 relative. Its fixed point is NOT exact's:
+             the first clip makes every weight below lo equal, and they stay tied while later rounds lift them
+             off the bound together (the minimum ends at 0.38 in the example: the smallest weights lose their
+             ranking below lo).
+    exact    w = clip(c * w, lo, hi) with the scale c > 0 chosen by bisection so that mean(w) = 1: one common scale
+             for every unclipped weight, so ratios are kept inside the bounds. Bounds exact, mean to ~1e-12 (48% of
+             the example's weights sit at 0.1).
+All three give the plain mean-1 weights when nothing is past a bound. "Clipped" marks the examples that the (last)
+clip put at a bound.
 
 Files (``harness.run.WeightsFiles``): ``<dir>/weights.f32`` (float32 memmap [N], example index order),
-``<dir>/weights.json`` (manifest with dataset_fingerprint, template_hash, n_examples, formula, reduction, clip, the
-scores' model identities, stats), ``<dir>/weights_stats.json``. Every reader goes through ``load_weights``.
+``<dir>/weights.json`` (manifest with dataset_fingerprint, template_hash, n_examples, formula, reduction, clip,
+clip_mode, the scores' model identities, stats), ``<dir>/weights_stats.json``. Every reader goes through
+``load_weights``.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.data.examples import fingerprint
+from harness.log import warn
 from harness.manifest import ManifestMismatch, check_manifest, git_revision, write_manifest
 from harness.run import WeightsFiles, atomic_write, atomic_write_json
 from harness.scoring import store
@@ -40,6 +52,10 @@ FORMULAS = {  # formula -> {role: coefficient}
     "uniform": {},
 }
 REDUCTIONS = ("sum", "mean")
+CLIP_MODES = ("once", "iterate", "exact")  # weights.clip_mode (module docstring)
+ITERATE_MAX = 10_000  # clip_mode iterate: most clip-and-renormalise rounds (N(0, 3^2) with [0.1, 5] needs 31,
+#                       with [1, 2] 438: each round is two passes over N floats)
+ITERATE_RTOL = 1e-12  # clip_mode iterate: converged when no weight moves by more than this fraction in a round
 
 
 def formula_roles(formula: str) -> list[str]:
@@ -87,13 +103,48 @@ def self_normalise(logw: np.ndarray) -> np.ndarray:
     return logw - lse + np.log(logw.size)
 
 
+def _bounds(lo: float, hi: float) -> tuple[float, float]:
+    """(lo, hi) with a disabled side (<= 0) as 0 / inf; raises unless lo <= 1 <= hi."""
+    lo_, hi_ = (lo if lo > 0 else 0.0), (hi if hi > 0 else np.inf)
+    if not (lo_ <= 1.0 <= hi_):
+        raise ValueError(f"clip bounds [{lo}, {hi}] must satisfy lo <= 1 <= hi for mean-1 weights "
+                         "(set weights.clip_lo / clip_hi; <= 0 disables a side)")
+    return lo_, hi_
+
+
+def _at_bounds(c: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """The clipped mask: weights at an enabled bound (a weight that underflowed to 0 with lo disabled is not)."""
+    return ((c <= lo) & (lo > 0)) | (c >= hi)
+
+
+def clip_once(logw: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """(weights, clipped): the seed's single clip of the mean-1 weights, then division by the mean (clip_mode once)."""
+    lo, hi = _bounds(lo, hi)
+    c = np.clip(np.exp(self_normalise(logw)), lo, hi)
+    return c / c.mean(), _at_bounds(c, lo, hi)
+
+
+def clip_iterate(logw: np.ndarray, lo: float, hi: float, max_rounds: int = ITERATE_MAX,
+                 rtol: float = ITERATE_RTOL) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """(weights, clipped, rounds, converged): clip-and-divide-by-the-mean repeated until no weight moves by more
+    than ``rtol`` of its value in one round, or ``max_rounds`` rounds (clip_mode iterate)."""
+    lo, hi = _bounds(lo, hi)
+    w = np.exp(self_normalise(logw))
+    for rounds in range(1, max_rounds + 1):
+        c = np.clip(w, lo, hi)
+        new = c / c.mean()
+        done = bool(np.all(np.abs(new - w) <= rtol * new))
+        w = new
+        if done:
+            return w, _at_bounds(c, lo, hi), rounds, True
+    return w, _at_bounds(c, lo, hi), max_rounds, False
+
+
 def clip_mean_one(logw: np.ndarray, lo: float, hi: float, iters: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """(weights, clipped mask): w = clip(c * exp(logw), lo, hi) with mean(w) = 1 (see module docstring).
-    ``lo <= 0`` / ``hi <= 0`` disable that bound; both disabled = plain mean-1 weights."""
-    llo = np.log(lo) if lo > 0 else -np.inf
-    lhi = np.log(hi) if hi > 0 else np.inf
-    if not (llo <= 0.0 <= lhi):
-        raise ValueError(f"clip bounds [{lo}, {hi}] must satisfy lo <= 1 <= hi for mean-1 weights")
+    """(weights, clipped mask): w = clip(c * exp(logw), lo, hi) with mean(w) = 1 by bisection on log c (clip_mode
+    exact, see module docstring). ``lo <= 0`` / ``hi <= 0`` disable that bound; both disabled = plain mean-1 weights."""
+    lo, hi = _bounds(lo, hi)
+    llo, lhi = np.log(lo) if lo > 0 else -np.inf, np.log(hi)
     logw = self_normalise(logw)
 
     def mean_at(a: float) -> float:
@@ -120,6 +171,22 @@ def clip_mean_one(logw: np.ndarray, lo: float, hi: float, iters: int = 200) -> t
     return w, clipped
 
 
+def clip_weights(logw: np.ndarray, lo: float, hi: float, mode: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(weights, clipped, report) for ``weights.clip_mode`` ``mode``; report = {"clip_mode"} (+ "clip_rounds",
+    "clip_converged" for iterate), merged into the stats."""
+    if mode == "once":
+        return (*clip_once(logw, lo, hi), {"clip_mode": mode})
+    if mode == "exact":
+        return (*clip_mean_one(logw, lo, hi), {"clip_mode": mode})
+    if mode != "iterate":
+        raise ValueError(f"weights.clip_mode must be one of {CLIP_MODES}, got {mode!r}")
+    w, clipped, rounds, converged = clip_iterate(logw, lo, hi, ITERATE_MAX, ITERATE_RTOL)
+    if not converged:
+        warn(f"weights: clip_mode iterate did not converge in {rounds} rounds (relative change > {ITERATE_RTOL}); "
+             "the weights are those of the last round (clip_converged=false in the stats); exact always converges")
+    return w, clipped, {"clip_mode": mode, "clip_rounds": rounds, "clip_converged": converged}
+
+
 def weight_stats(w: np.ndarray, clipped: np.ndarray, labels: list[str] | None = None,
                  is_noisy: list[bool] | None = None) -> dict:
     """min/max/mean/std, effective sample size (sum w)^2 / sum w^2, fraction clipped, mean weight per gold label,
@@ -144,9 +211,11 @@ def weight_stats(w: np.ndarray, clipped: np.ndarray, labels: list[str] | None = 
 
 
 def compute_weights(scores: dict, ntok: dict, cfg, ids: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Weights [N] float64 and the clipped mask, from score arrays and a ``WeightsConfig``."""
+    """Weights [N] float64 and the clipped mask, from score arrays and a ``WeightsConfig`` (``clip_weights`` also
+    returns the clip report)."""
     logw = log_raw_weights(scores, ntok, cfg.formula, cfg.reduction, ids)
-    return clip_mean_one(logw, cfg.clip_lo, cfg.clip_hi)
+    w, clipped, _ = clip_weights(logw, cfg.clip_lo, cfg.clip_hi, cfg.clip_mode)
+    return w, clipped
 
 
 def write_weights(scores_dir: str | Path, out_dir: str | Path, examples: list, template_hash: str, cfg) -> dict:
@@ -159,17 +228,16 @@ def write_weights(scores_dir: str | Path, out_dir: str | Path, examples: list, t
     roles = formula_roles(cfg.formula)
     smanifest, arrays = store.check_scores(scores_dir, expected=expected, names=roles)
     ids = [ex.id for ex in examples]
-    if cfg.formula == "uniform":
-        w, clipped = np.ones(len(examples)), np.zeros(len(examples), dtype=bool)
-    else:
-        w, clipped = compute_weights({r: a.scores for r, a in arrays.items()},
-                                     {r: a.ntok for r, a in arrays.items()}, cfg, ids)
-    stats = weight_stats(w, clipped, [ex.label for ex in examples], [ex.is_noisy for ex in examples])
+    logw = log_raw_weights({r: a.scores for r, a in arrays.items()}, {r: a.ntok for r, a in arrays.items()},
+                           cfg.formula, cfg.reduction, ids)  # uniform: zeros -> all weights 1 in every clip mode
+    w, clipped, clip_report = clip_weights(logw, cfg.clip_lo, cfg.clip_hi, cfg.clip_mode)
+    stats = {**weight_stats(w, clipped, [ex.label for ex in examples], [ex.is_noisy for ex in examples]),
+             **clip_report}
     files = WeightsFiles(out_dir)
     files.manifest.unlink(missing_ok=True)
     atomic_write(files.data, w.astype(np.float32).tofile)
     manifest = {**expected, "formula": cfg.formula, "reduction": cfg.reduction,
-                "clip": [cfg.clip_lo, cfg.clip_hi], "dtype": "float32",
+                "clip": [cfg.clip_lo, cfg.clip_hi], "clip_mode": cfg.clip_mode, "dtype": "float32",
                 "models": {r: smanifest["models"][r] for r in roles}, "scores_dir": str(scores_dir),
                 "git_revision": git_revision(), "stats": stats}
     write_manifest(files.manifest, manifest)

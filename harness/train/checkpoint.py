@@ -12,6 +12,7 @@ A checkpoint killed half-way never becomes ``latest``, so ``--resume`` never loa
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,9 @@ def set_rng_state(s: dict) -> None:
         torch.cuda.set_rng_state_all(s["cuda"])
 
 
-def save(engine, root: str | Path, tag: str, client: dict) -> None:
-    """Collective: every rank saves its part; ``latest`` moves to ``tag`` only after all ranks finished."""
+def save(engine, root: str | Path, tag: str, client: dict, *, keep: int = 0) -> None:
+    """Collective: every rank saves its part; ``latest`` moves to ``tag`` only after all ranks finished; then
+    rank 0 deletes all but the newest ``keep`` complete checkpoints (0 = keep all)."""
     root = Path(root)
     engine.save(root, tag)
     (root / tag).mkdir(parents=True, exist_ok=True)
@@ -47,7 +49,23 @@ def save(engine, root: str | Path, tag: str, client: dict) -> None:
     dist.barrier()
     if r == 0:
         atomic_write_text(root / LATEST, tag)
+        if keep > 0:
+            prune(root, keep)
     dist.barrier()
+
+
+def _step_of(tag: str) -> int:
+    return int(tag[len("step"):]) if tag.startswith("step") and tag[len("step"):].isdigit() else -1
+
+
+def prune(root: Path, keep: int) -> list[str]:
+    """Delete the ``step<N>`` checkpoints older than the newest ``keep`` (never the one ``latest`` names)."""
+    latest = (root / LATEST).read_text().strip()
+    tags = sorted((p.name for p in root.iterdir() if p.is_dir() and _step_of(p.name) >= 0), key=_step_of)
+    gone = [t for t in tags[:-keep] if t != latest]
+    for t in gone:
+        shutil.rmtree(root / t)
+    return gone
 
 
 def latest_tag(root: str | Path) -> str:

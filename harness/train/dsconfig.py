@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.cli import InputError
+
 BATCH_FIELDS = ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size",
                 "gradient_clipping")
 
 
-class DSConfigError(ValueError):
+class DSConfigError(InputError):
     """The DeepSpeed config disagrees with the harness config or is malformed."""
 
 

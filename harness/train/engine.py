@@ -30,20 +30,41 @@ from harness.train.normaliser import ds_backward_scale
 
 
 def lr_factor(step: int, total_steps: int, warmup_ratio: float, schedule: str) -> float:
-    """Multiplier of the peak lr for optimizer step ``step`` (0-based): linear warm-up, then decay."""
+    """Multiplier f(s) of the peak lr: the LambdaLR below is evaluated at optimizer steps s = 0 .. T-1
+    (T = ``total_steps``) and step s runs at lr = peak * f(s).
+
+    Warm-up: W = ceil(warmup_ratio * T) steps when warmup_ratio > 0 (so at least 1; 0.03 over 10 steps gives W = 1,
+    one step at half the peak rather than none), at most T - 1 (a warm-up that would fill the run ends at the peak
+    on its last step: 3 steps at ratio 0.5 give W = 2, 1/3, 2/3, 1). They ramp linearly below the peak,
+    f(s) = (s + 1) / (W + 1) for s < W: the line from 0 at step -1 to 1 at step W, so no step runs at lr 0.
+    Peak: f(W) = 1 at step W, the only step at the peak for cosine / linear.
+    Decay from step W: p = (s - W) / (T - W), f = (1 + cos(pi p)) / 2 (cosine), 1 - p (linear), 1 (constant).
+    p reaches 1 one step AFTER the last, so the last step's factor is > 0 and f(T) = 0 (cosine / linear);
+    the decay is the mirror image of the warm-up. Any run of T >= W + 2 steps decays (T = 3, W = 1: 1/2, 1, 1/2).
+    W and the peak step match transformers' get_{cosine,linear}_schedule_with_warmup with num_warmup_steps = W;
+    its warm-up s / W starts at lr 0 (a wasted step), this one at peak / (W + 1).
+    """
     if schedule not in ("cosine", "linear", "constant"):
         raise ValueError(f"train.schedule must be cosine | linear | constant, got {schedule!r}")
-    warm = max(1, round(warmup_ratio * total_steps)) if warmup_ratio > 0 else 0
+    if total_steps < 1 or step < 0:
+        raise ValueError(f"lr schedule needs total_steps >= 1 and step >= 0, got step {step} of {total_steps}")
+    if not 0.0 <= warmup_ratio <= 1.0:
+        raise ValueError(f"train.warmup_ratio must be in [0, 1] (a fraction of the steps), got {warmup_ratio}")
+    # the 1e-9 keeps a product that float rounding lifts past an integer (0.07 * 100 = 7.000000000000001) at it
+    warm = max(1, math.ceil(warmup_ratio * total_steps - 1e-9)) if warmup_ratio > 0 else 0
+    warm = min(warm, total_steps - 1)
     if step < warm:
-        return (step + 1) / warm
+        return (step + 1) / (warm + 1)
     if schedule == "constant":
         return 1.0
-    progress = (step - warm) / max(1, total_steps - warm)
-    progress = min(progress, 1.0)
+    progress = min((step - warm) / (total_steps - warm), 1.0)
     return 0.5 * (1.0 + math.cos(math.pi * progress)) if schedule == "cosine" else 1.0 - progress
 
 
 def make_scheduler(optimizer, train_cfg, total_steps: int):
+    """LambdaLR with ``lr_factor``: construct it before the first optimizer step and call ``step()`` after each
+    one, so optimizer step s (0-based) runs at train_cfg.lr * lr_factor(s, ...). Bad settings raise here (LambdaLR
+    evaluates f(0) on construction)."""
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, total_steps, train_cfg.warmup_ratio, train_cfg.schedule))
 
@@ -61,21 +82,22 @@ def make_optimizer(params, train_cfg, *, offload: bool = False):
     if train_cfg.optimizer != "adamw":
         raise ValueError(f"train.optimizer must be adamw | adamw8bit, got {train_cfg.optimizer!r}")
     if offload:
-        from harness.train import ds
+        from harness.train import deepspeed_api
 
-        return ds.DeepSpeedCPUAdam(params, adamw_mode=True, **kw)
+        return deepspeed_api.DeepSpeedCPUAdam(params, adamw_mode=True, **kw)
     # torch's fused AdamW (CPU and CUDA): one vectorised kernel over all parameters instead of a per-tensor
     # loop (the measured difference is in benchmarks/README.md, "Optimizer step")
     return torch.optim.AdamW(params, fused=True, **kw)
 
 
-def construct_model(model_cfg, *, vocab_size: int, pad_id: int, eos_id: int, seed: int, device, ds: dict | None):
+def construct_model(model_cfg, *, vocab_size: int, pad_id: int, eos_id: int, seed: int, device,
+                    ds_config: dict | None):
     """Build the large model; under ZeRO-3 an ``HfDeepSpeedConfig`` is alive during construction so every
     parameter is partitioned at load (HF init kept). Returns (model, keepalive) - hold ``keepalive``."""
     keep = None
     dtype = model_cfg.dtype
-    if ds is not None:
-        ds_dtype = precision(ds)
+    if ds_config is not None:
+        ds_dtype = precision(ds_config)
         if dtype == "auto":
             dtype = ds_dtype
         elif canonical_dtype(dtype) != ds_dtype:
@@ -84,7 +106,7 @@ def construct_model(model_cfg, *, vocab_size: int, pad_id: int, eos_id: int, see
     attn = pick_attn(model_cfg.attn_impl, device)
     kw = dict(vocab_size=vocab_size, dtype=dtype, device=device, attn_impl=attn, seed=seed, pad_id=pad_id,
               eos_id=eos_id)
-    if ds is None or zero_stage(ds) != 3:
+    if ds_config is None or zero_stage(ds_config) != 3:
         return build_model(model_cfg.large, **kw), None
     from transformers.integrations import HfDeepSpeedConfig
 
@@ -92,7 +114,7 @@ def construct_model(model_cfg, *, vocab_size: int, pad_id: int, eos_id: int, see
     # init is built first (presets are small test/benchmark models) and copied into the partitioned model;
     # checkpoints load their weights partitioned, shard by shard, and never exist whole on one rank.
     init = build_model(model_cfg.large, **kw).state_dict() if is_preset(model_cfg.large) else None
-    keep = HfDeepSpeedConfig(ds)
+    keep = HfDeepSpeedConfig(ds_config)
     model = build_model(model_cfg.large, **kw)
     if init is not None:
         _copy_into_partitioned(model, init)
@@ -100,10 +122,10 @@ def construct_model(model_cfg, *, vocab_size: int, pad_id: int, eos_id: int, see
 
 
 def _copy_into_partitioned(model, state: dict) -> None:
-    from harness.train import ds
+    from harness.train import deepspeed_api
 
     named = dict(model.named_parameters())
-    with ds.gathered(list(named.values()), modifier_rank=0):
+    with deepspeed_api.gathered(list(named.values()), modifier_rank=0):
         if dist.rank() == 0:
             with torch.no_grad():
                 for name, p in named.items():
@@ -189,22 +211,22 @@ class DSEngine:
 
     loss_cls = WeightedLoss  # the loss module class (harness.train.baseline swaps in the full-logits baseline)
 
-    def __init__(self, model, train_cfg, total_steps: int, ds: dict, keepalive=None):
-        from harness.train import ds as ds_api
+    def __init__(self, model, train_cfg, total_steps: int, ds_config: dict, keepalive=None):
+        from harness.train import deepspeed_api
 
         self._keep = keepalive
-        self.ds_config = ds
-        self.zero3 = zero_stage(ds) == 3
+        self.ds_config = ds_config
+        self.zero3 = zero_stage(ds_config) == 3
         if train_cfg.activation_checkpointing:
             _enable_checkpointing(model)
         self.model = model
         self.module = self.loss_cls(model, norm_mode=train_cfg.norm_mode, impl=train_cfg.loss_impl,
                                      zero3=self.zero3)
         params = [p for p in model.parameters() if p.requires_grad]
-        opt = make_optimizer(params, train_cfg, offload=offloads_optimizer(ds))
+        opt = make_optimizer(params, train_cfg, offload=offloads_optimizer(ds_config))
         sched = make_scheduler(opt, train_cfg, total_steps)
-        self.engine, self.optimizer, _, self.scheduler = ds_api.initialize(
-            model=self.module, optimizer=opt, lr_scheduler=sched, config=ds, dist_init_required=False)
+        self.engine, self.optimizer, _, self.scheduler = deepspeed_api.initialize(
+            model=self.module, optimizer=opt, lr_scheduler=sched, config=ds_config, dist_init_required=False)
         self.scale = ds_backward_scale(train_cfg.grad_accum, dist.world())
         self._lr = train_cfg.lr
 
@@ -244,9 +266,9 @@ class DSEngine:
         if not self.zero3:
             yield head.weight, head.bias
             return
-        from harness.train import ds
+        from harness.train import deepspeed_api
 
-        with ds.gathered(ps, modifier_rank=None):
+        with deepspeed_api.gathered(ps, modifier_rank=None):
             yield head.weight, head.bias
 
     def state_dict_for_export(self):
@@ -264,8 +286,8 @@ def dist_timeout_init(timeout_s: float | None = None):
     """Process group + DeepSpeed's comm layer (gloo on CPU, NCCL on CUDA)."""
     import datetime
 
-    from harness.train import ds
+    from harness.train import deepspeed_api
 
     dist.init(timeout_s)
     kw = {"timeout": datetime.timedelta(seconds=timeout_s)} if timeout_s else {}
-    ds.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo", **kw)
+    deepspeed_api.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo", **kw)

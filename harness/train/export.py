@@ -49,9 +49,9 @@ def export_checkpoint(ckpt_dir: str | Path, out_dir: str | Path, *, tag: str | N
     if plain.is_file():
         sd = torch.load(plain, weights_only=False)["model"]
     else:
-        from harness.train import ds
+        from harness.train import deepspeed_api
 
-        full = ds.get_fp32_state_dict_from_zero_checkpoint(str(root), tag=tag)
+        full = deepspeed_api.get_fp32_state_dict_from_zero_checkpoint(str(root), tag=tag)
         sd = {k[len("model."):]: v for k, v in full.items() if k.startswith("model.")}
     model = auto_class(config).from_config(config)
     missing, unexpected = model.load_state_dict(sd, strict=False)

@@ -40,11 +40,11 @@ class WeightedLoss(nn.Module):
         head = lm_head_of(model)
         self.head_shape = full_shape(head.weight)
         if zero3:
-            from harness.train import ds
+            from harness.train import deepspeed_api
 
-            ds.register_external_parameter(self, head.weight)
+            deepspeed_api.register_external_parameter(self, head.weight)
             if head.bias is not None:
-                ds.register_external_parameter(self, head.bias)
+                deepspeed_api.register_external_parameter(self, head.bias)
 
     def forward(self, batch: dict, example_weights: torch.Tensor, normaliser: float) -> torch.Tensor:
         if not normaliser > 0:

@@ -116,9 +116,9 @@ def activation_bytes(cfg, tokens: int, checkpointing: bool) -> dict:
 def ds_estimate(total: int, largest: int, *, gpus: int, nodes: int, offload_optimizer: bool, offload_params: bool,
                 buffer_factor: float = BUFFER_FACTOR) -> dict:
     """DeepSpeed's ZeRO-3 model-states estimate (bytes): host per node, GPU per GPU, the largest layer's share."""
-    from harness.train import ds
+    from harness.train import deepspeed_api
 
-    est = ds.estimate_zero3_model_states_mem_needs
+    est = deepspeed_api.estimate_zero3_model_states_mem_needs
     cpu, gpu, largest_mem = est(total_params=total, largest_layer_params=largest, num_gpus_per_node=gpus,
                                 num_nodes=nodes, cpu_offload=offload_optimizer, cpu_offload_params=offload_params,
                                 zero_init=True, additional_buffer_factor=buffer_factor)

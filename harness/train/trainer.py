@@ -14,18 +14,27 @@ process), mfu, peak_mem_gb, step_time_s; FLOPs per token and the peak are define
 
 from __future__ import annotations
 
-import json
+import shutil
 import time
 
 import torch
 
 from harness import dist, log
+from harness.cli import input_errors
 from harness.config import RunConfig
 from harness.data.prompts import get_template
 from harness.data.tokenize import collate, encode
 from harness.models.load import family_of, resolve_config
 from harness.models.tokenizer import run_tokenizer
 from harness.run import RunDir, atomic_write_json
+from harness.runstate import (
+    ConfigMismatch,
+    RunFolderUsed,
+    RunLock,
+    check_same_config,
+    claim_run_folder,
+    config_hash,
+)
 from harness.train import checkpoint as ckpt
 from harness.train import engine as eng
 from harness.train import metrics as tm
@@ -44,34 +53,91 @@ def step_readout(step_loss: torch.Tensor, grad_norm) -> tuple[float, float]:
 
 
 class Trainer:
-    """Train the large model of ``cfg``: plain torch when ``ds_config`` is None, else DeepSpeed.
+    """Train the large model of ``cfg``: plain torch when ``ds_path`` (a DeepSpeed JSON) is None, else DeepSpeed.
     ``on_step(record)`` runs on every rank after each step's checkpoint (tests kill a run mid-way with it)."""
 
-    def __init__(self, cfg: RunConfig, ds_config=None, *, resume: bool = False, splits=None,
-                 dist_timeout_s: float | None = None, export: bool = True, on_step=None):
+    def __init__(self, cfg: RunConfig, ds_path=None, *, resume: bool = False, overwrite: bool = False,
+                 splits=None, dist_timeout_s: float | None = None, export: bool = True, on_step=None):
+        if resume and overwrite:
+            raise ValueError("--resume and --overwrite exclude each other: continue the run, or start it over")
         self.cfg, self.tc, self.run = cfg, cfg.train, RunDir(cfg.run_dir)
-        self.ds_path, self.resume, self.splits = ds_config, resume, splits
+        self.ds_path, self.resume, self.overwrite, self.splits = ds_path, resume, overwrite, splits
         self.dist_timeout_s, self.export, self.on_step = dist_timeout_s, export, on_step
-        self.engine = None
+        self.engine, self.lock, self.tb = None, None, None
 
     # ---- setup: config, data, model, engine, resume state -------------------------------------------------
     def setup(self) -> Trainer:
-        self.ds = self._resolve_ds()
+        return self.prepare().build()
+
+    def prepare(self) -> Trainer:
+        """Everything that reads the user's inputs (configs, run folder, data, weights), before any model: an
+        entry point wraps it in ``harness.cli.input_errors()``."""
+        log.quiet_known_warnings()
+        self.ds_config = self._resolve_ds()
         self.info = dist.env_info()
+        self._claim_run_folder()
         self.resume_tag = ckpt.latest_tag(self.run.checkpoints) if self.resume else None
         self._load_data()
         self._write_run_config()
         self._encode()
+        return self
+
+    def build(self) -> Trainer:
+        """The model, the engine and the resumed state."""
         self._build_engine()
         self.epoch, self.pos, self.step = 0, 0, 0
+        main = self.info.is_main
+        self.tb = log.tensorboard_writer(self.run.tensorboard) if main and self.tc.tensorboard else None
+        self.metrics = log.MetricsWriter(self.run.metrics, enabled=main, tb=self.tb, tb_prefix="train")
+        self.evals = log.MetricsWriter(self.run.evals, enabled=main, tb=self.tb, tb_prefix="eval")
         if self.resume_tag is not None:
-            client = ckpt.load(self.engine, self.run.checkpoints, self.resume_tag)
-            self.epoch, self.pos, self.step = client["epoch"], client["pos"], client["step"]
-            log.info(f"resumed from {self.run.checkpoints / self.resume_tag}: epoch {self.epoch}, step {self.step}")
-        self.metrics = log.MetricsWriter(self.run.metrics, enabled=self.info.is_main)
+            self._restore()
         self.peak = tm.peak_flops()
         self.losses: list[float] = []
         return self
+
+    def _claim_run_folder(self) -> None:
+        """Rank 0 locks the folder and checks it: fresh, resumable with the same settings, or --overwrite."""
+        def claim():
+            lock = RunLock(self.run.root, "train").acquire()
+            try:
+                self._check_run_folder()
+            except BaseException:
+                lock.release()
+                raise
+            return lock
+
+        self.lock = claim_run_folder(claim)
+
+    def _check_run_folder(self) -> None:
+        run = self.run
+        if self.resume:
+            with input_errors():  # no checkpoint to resume from: one line
+                ckpt.latest_tag(run.checkpoints)
+            check_same_config(run.config, self.cfg, "train", what="the run being resumed",
+                              way_out="resume with the run's own settings (its config.json), or start it over "
+                                      "with --overwrite")
+            return
+        done = [p.name for p in (run.checkpoints, run.metrics, run.evals, run.export) if p.exists()]
+        if done and not self.overwrite:
+            raise RunFolderUsed(f"{run.root} already holds a training run ({', '.join(done)}): pass --resume to "
+                                  "continue it, --overwrite to start it over (deletes those), or use another run_dir")
+        for p in (run.checkpoints, run.export):
+            shutil.rmtree(p, ignore_errors=True)
+        for p in (run.metrics, run.evals, run.config, run.ds_config):
+            p.unlink(missing_ok=True)
+
+    def _restore(self) -> None:
+        client = ckpt.load(self.engine, self.run.checkpoints, self.resume_tag)
+        if client.get("config_hash", self.config_hash) != self.config_hash:
+            raise ConfigMismatch(f"{self.run.checkpoints / self.resume_tag} was written under config "
+                                 f"{client['config_hash']}, this run is {self.config_hash}: resume with the run's own "
+                                 "settings (its config.json)")
+        self.epoch, self.pos, self.step = client["epoch"], client["pos"], client["step"]
+        self.metrics.truncate_after(self.step)
+        self.evals.truncate_after(self.step)
+        log.info(f"resumed from {self.run.checkpoints / self.resume_tag}: epoch {self.epoch}, step {self.step} of "
+                 f"{self.total}")
 
     def _resolve_ds(self) -> dict | None:
         if self.ds_path is None:
@@ -99,11 +165,12 @@ class Trainer:
                                         template_hash=self.template.hash)
 
     def _write_run_config(self) -> None:
-        if self.info.is_main:
+        self.config_hash = config_hash(self.cfg, "train")
+        if self.info.is_main and not self.resume:  # a resume keeps the config the run was made with
             self.run.root.mkdir(parents=True, exist_ok=True)
             self.cfg.dump(self.run.config)
-            if self.ds is not None:
-                atomic_write_json(self.run.ds_config, self.ds)
+            if self.ds_config is not None:
+                atomic_write_json(self.run.ds_config, self.ds_config)
 
     def _encode(self) -> None:
         tok = self.tok = run_tokenizer(self.cfg.model, self.splits, self.run.tokenizer)
@@ -126,9 +193,10 @@ class Trainer:
         self.device = dist.device_for(self.info)
         tok, tc = self.tok, self.tc
         model, keep = eng.construct_model(self.cfg.model, vocab_size=len(tok), pad_id=tok.pad_token_id,
-                                          eos_id=tok.eos_token_id, seed=tc.seed, device=self.device, ds=self.ds)
-        self.engine = (eng.PlainEngine(model, tc, self.total) if self.ds is None
-                       else eng.DSEngine(model, tc, self.total, self.ds, keep))
+                                          eos_id=tok.eos_token_id, seed=tc.seed, device=self.device,
+                                          ds_config=self.ds_config)
+        self.engine = (eng.PlainEngine(model, tc, self.total) if self.ds_config is None
+                       else eng.DSEngine(model, tc, self.total, self.ds_config, keep))
         if self.info.is_main:
             model.config.save_pretrained(str(self.run.checkpoints / "hf_config"))
             tok.save_pretrained(str(self.run.checkpoints / "tokenizer"))
@@ -162,8 +230,9 @@ class Trainer:
     def train(self) -> dict:
         """Run the remaining steps, then export. Returns {"run_dir", "steps", "losses", "export_dir", "engine",
         "tokenizer"}."""
-        with log.progress("train", self.total, "step") as bar:
-            bar.advance(self.step)
+        if self.step >= self.total:
+            log.info(f"nothing left to train: {self.run.root} is at step {self.step} of {self.total}")
+        with log.progress("train", self.total, "step", start=self.step) as bar:
             while self.epoch < self.tc.epochs:
                 order = global_batches(self.enc, seed=self.tc.seed, epoch=self.epoch, global_batch=self.gbs)
                 while self.pos < len(order):
@@ -185,11 +254,14 @@ class Trainer:
         tc, step = self.tc, self.step
         if step % tc.log_every == 0 or step == self.total:
             self.metrics.write(rec)
+            log.info(log.step_line(rec, self.total))
         if step % (tc.eval_every or self.steps_per_epoch) == 0 or end_epoch:
             self._evaluate(step, self.epoch + end_epoch, rec["loss"])
         if step % (tc.save_every or self.steps_per_epoch) == 0 or step == self.total:
             epoch, pos = (self.epoch + 1, 0) if end_epoch else (self.epoch, self.pos)
-            ckpt.save(self.engine, self.run.checkpoints, f"step{step}", {"epoch": epoch, "pos": pos, "step": step})
+            ckpt.save(self.engine, self.run.checkpoints, f"step{step}",
+                      {"epoch": epoch, "pos": pos, "step": step, "config_hash": self.config_hash},
+                      keep=tc.keep_checkpoints)
         if self.on_step is not None:
             self.on_step(rec)
 
@@ -209,14 +281,30 @@ class Trainer:
         if dist.rank() == 0:
             rec = {"step": step, "epoch": epoch, "split": split, "train_loss": train_loss}
             rec.update({k: v for k, v in dict(res).items() if isinstance(v, (int, float, str))})
-            with self.run.evals.open("a") as f:
-                f.write(json.dumps(rec, sort_keys=True) + "\n")
+            self.evals.write(rec)
+            figures = ", ".join(f"{k} {rec[k]:.4f}" for k in ("macro_f1", "micro_f1", "accuracy") if k in rec)
+            log.info(f"eval {split} at step {step}: {figures}")
 
     def close(self) -> None:
-        """Drop the engine (before the process group goes: see harness.dist.destroy)."""
+        """Drop the engine (before the process group goes: see harness.dist.destroy) and the folder lock."""
         self.engine = None
+        self.release_files()
+
+    def release_files(self) -> None:
+        """Close the TensorBoard writer and release the run folder's lock (idempotent)."""
+        if self.tb is not None:
+            self.tb.close()
+            self.tb = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
-def train(cfg: RunConfig, ds_config=None, **kw) -> dict:
-    """setup + train of a ``Trainer`` (keyword arguments as ``Trainer``); the summary of ``Trainer.train``."""
-    return Trainer(cfg, ds_config, **kw).setup().train()
+def train(cfg: RunConfig, ds_path=None, **kw) -> dict:
+    """setup + train of a ``Trainer`` (keyword arguments as ``Trainer``); the summary of ``Trainer.train``. The
+    run folder's lock is released when done (the engine stays in the summary)."""
+    trainer = Trainer(cfg, ds_path, **kw)
+    try:
+        return trainer.setup().train()
+    finally:
+        trainer.release_files()

@@ -7,16 +7,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from harness.config import DataConfig, RunConfig, TrainConfig
+from harness.cli import InputError, run_main
 from harness.data.labels import SEMEVAL_19, SPACES
 from harness.eval import evaluate_model, read_eval_json, write_eval_json
-from harness.eval.compare import compare_table
+from harness.eval.evaluate import predictions_path, write_predictions
+from harness.eval.metrics import compute_metrics
 from harness.eval.plots import (
     plot_learning_curves,
     plot_weights_noisy,
     plot_weights_per_label,
     read_evals_jsonl,
 )
+from harness.eval.semeval import align_files, format_scorer_file, read_scorer_file, semeval_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _rank_common import examples, model, tokenizer  # noqa: E402
@@ -85,43 +87,24 @@ def test_read_evals_jsonl_names_file_and_line(tmp_path):
         read_evals_jsonl(tmp_path)
 
 
-def _fake_run(root: Path, name: str, noise: float, weights_file: str, f1: float) -> Path:
-    d = root / name
-    d.mkdir()
-    RunConfig(run_dir=str(d), data=DataConfig(dataset="semeval", noise_rate=noise, label_space="semeval19"),
-              train=TrainConfig(weights_file=weights_file)).dump(d / "config.json")
-    write_eval_json(d / "eval.json", {"macro_f1": f1, "official": 100 * f1, "label_space": "semeval19"})
-    return d
-
-
-def test_compare_table_sft_vs_atlantis(tmp_path, capsys):
-    dirs = [_fake_run(tmp_path, "a", 0.2, "", 0.50), _fake_run(tmp_path, "b", 0.2, "w.f32", 0.60),
-            _fake_run(tmp_path, "c", 0.0, "", 0.70)]
-    columns, rows = compare_table(dirs)
-    assert columns == ["setting", "noise rate", "sft macro-F1 %", "atlantis macro-F1 %", "delta vs sft (pts)"]
-    assert rows[0][1:] == [0.0, pytest.approx(70.0), "-", "-"]
-    assert rows[1][1:] == [0.2, pytest.approx(50.0), pytest.approx(60.0), pytest.approx(10.0)]
-    assert _launch().main(["compare", *map(str, dirs)]) == 0
-    assert "atlantis" in capsys.readouterr().out
-
-
 def test_cli_score_official_last_and_errors(tmp_path, capsys):
     key = tmp_path / "key.txt"
     key.write_text("1\tCause-Effect(e1,e2)\r\n2\tOther\r\n3\tMessage-Topic(e2,e1)\r\n")
     pred = tmp_path / "pred.txt"
     pred.write_text("3\tMessage-Topic(e1,e2)\n1\tCause-Effect(e1,e2)\n")
     cli = _launch()
-    assert cli.main(["score", "--key", str(key), "--pred", str(pred)]) == 0
+    assert run_main(cli.main, ["score", "--key", str(key), "--pred", str(pred)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     # CE: P 1/1 R 1/1 F1 100; MT: 0 (wrong direction) -> Perl mean over the 2 relations in the key = 50
     assert out[-1] == ("<<< The official score is (9+1)-way evaluation with directionality taken into account: "
                        "macro-averaged F1 = 50.00% >>>")
     assert "1 id(s) of the key have no prediction" in out[0]
     pred.write_text("1\tOther\n1\tOther\n")
-    assert cli.main(["score", "--key", str(key), "--pred", str(pred)]) == 2
-    assert "pred.txt:2: id 1 is already defined" in capsys.readouterr().err
+    assert run_main(cli.main, ["score", "--key", str(key), "--pred", str(pred)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "pred.txt:2: id 1 is already defined" in err and err.count("\n") == 1
     pred.write_text("9\tOther\n")
-    assert cli.main(["score", "--key", str(key), "--pred", str(pred)]) == 2
+    assert run_main(cli.main, ["score", "--key", str(key), "--pred", str(pred)]) == 2
     assert "not in the key file" in capsys.readouterr().err
 
 
@@ -138,6 +121,88 @@ def test_cli_run_exported_model_writes_eval_json(tmp_path):
     assert ev["n"] == 6 and ev["label_space"] == "synthetic" and ev["model"]["spec"] == str(export)
     assert ev["data"]["split"] == "test" and ev["config"]["eval"]["batch_examples"] == 4
     assert {"micro_f1", "macro_f1_relations", "n_invalid"} <= set(ev)
+    assert not (run_dir / "predictions.txt").exists()  # no official scorer format for the synthetic labels
+
+
+CE1, CE2, CW1, MT2 = "Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)", "Component-Whole(e1,e2)", "Message-Topic(e2,e1)"
+
+
+def _semeval_result() -> dict:
+    """A semeval19 result as evaluate_model assembles it, with every kind of prediction: right, wrong direction,
+    wrong relation, Other, and invalid (None) on a relation and on an Other example."""
+    gold = [CE1, CE1, CE2, CW1, "Other", "Other", MT2, CW1, MT2, "Other"]
+    pred = [CE1, CE2, CE2, "Other", CW1, None, MT2, None, MT2, "Other"]
+    res = {"method": "generate", "label_space": "semeval19", **compute_metrics(gold, pred, SPACES["semeval19"])}
+    res["predictions"] = [{"id": str(100 + i), "gold": g, "pred": p} for i, (g, p) in enumerate(zip(gold, pred))]
+    return res
+
+
+def test_predictions_txt_round_trips_through_the_official_scorer(tmp_path, capsys):
+    ev = write_eval_json(tmp_path / "eval.json", _semeval_result())
+    assert ev["n_invalid"] == 2 and 0 < ev["official"] < 100
+    path = predictions_path(tmp_path / "eval.json")
+    assert path == tmp_path / "predictions.txt"
+    assert write_predictions(path, ev) == 2  # the two invalid predictions, written as Other
+    assert path.read_text().splitlines()[5] == "105\tOther"
+    ids = [p["id"] for p in ev["predictions"]]
+    key = tmp_path / "key.txt"
+    key.write_text(format_scorer_file(ids, [p["gold"] for p in ev["predictions"]]))
+    _, gold, pred = align_files(read_scorer_file(key), read_scorer_file(path))
+    s = semeval_scores(gold, pred)
+    assert s["official"] == ev["official"] and s["official_perl"] == ev["semeval"]["official_perl"]
+    assert s["directed"] == ev["semeval"]["directed"]  # Other for None changes no P/R/F1 view
+    assert s["accuracy_19"] == ev["semeval"]["accuracy_19"] + 10.0  # ... only the invalid on an Other example
+    assert run_main(_launch().main, ["score", "--key", str(key), "--pred", str(path)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.endswith(f"macro-averaged F1 = {ev['semeval']['official_perl']:0.2f}% >>>")
+
+
+def test_predictions_path_beside_out_file(tmp_path):
+    assert predictions_path(tmp_path / "eval.json") == tmp_path / "predictions.txt"
+    assert predictions_path(tmp_path / "sft_test.json") == tmp_path / "sft_test.predictions.txt"
+
+
+def test_write_predictions_refuses_what_the_scorer_would(tmp_path):
+    res = _semeval_result()
+    with pytest.raises(ValueError, match="needs semeval19"):
+        write_predictions(tmp_path / "p.txt", {**res, "label_space": "semeval10"})
+    res["predictions"][0]["id"] = "semeval:test:1"
+    with pytest.raises(InputError, match="'semeval:test:1' is not numeric"):
+        write_predictions(tmp_path / "p.txt", res)
+    assert not (tmp_path / "p.txt").exists()
+
+
+def _semeval_jsonl(folder: Path) -> Path:
+    """A tiny jsonl dataset in the semeval19 label space with SemEval-like numeric ids."""
+    folder.mkdir()
+    gold = [CE1, CE2, "Other", CW1, MT2, "Other"]
+    for name, first in (("train", 1), ("test", 8001)):
+        rows = [{"id": first + i, "text": f"The <e1>w{i}</e1> met the <e2>v{i}</e2>.", "label": g}
+                for i, g in enumerate(gold)]
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def test_cli_run_semeval19_writes_predictions_the_scorer_accepts(tmp_path, capsys):
+    tok = tokenizer()
+    export = tmp_path / "export"
+    model("tiny-qwen2", tok).save_pretrained(export)
+    tok.save_pretrained(export)
+    data = _semeval_jsonl(tmp_path / "data")
+    sets = ["data.dataset=jsonl", f"data.data_dir={data}", "data.label_space=semeval19", "eval.batch_examples=6",
+            f"run_dir={tmp_path / 'run'}"]
+    out = tmp_path / "evals" / "sft_test.json"
+    argv = ["run", "--model", str(export), "--out", str(out), *[a for s in sets for a in ("--set", s)]]
+    assert run_main(_launch().main, argv) == 0
+    ev = read_eval_json(out)
+    pred = tmp_path / "evals" / "sft_test.predictions.txt"
+    lines = pred.read_text().splitlines()
+    assert [ln.split("\t")[0] for ln in lines] == [str(8001 + i) for i in range(6)]
+    assert [ln.split("\t")[1] for ln in lines] == [p["pred"] or "Other" for p in ev["predictions"]]
+    key = tmp_path / "key.txt"
+    key.write_text(format_scorer_file([p["id"] for p in ev["predictions"]], [p["gold"] for p in ev["predictions"]]))
+    _, gold, predicted = align_files(read_scorer_file(key), read_scorer_file(pred))
+    assert semeval_scores(gold, predicted)["official"] == ev["official"]
 
 
 def test_cli_weights_reads_through_checked_loader(tmp_path):
@@ -160,5 +225,5 @@ def test_cli_weights_reads_through_checked_loader(tmp_path):
     assert _launch().main(args) == 0
     _assert_png(run.plots / "weights_per_label.png")
     write_manifest(run.weights_manifest, {**manifest, "dataset_fingerprint": "another"})
-    with pytest.raises(SystemExit, match="dataset_fingerprint: file has 'another'"):
+    with pytest.raises(InputError, match="dataset_fingerprint: file has 'another'"):
         _launch().main(args)

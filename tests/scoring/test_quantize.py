@@ -1,5 +1,5 @@
 """bitsandbytes 8-bit / 4-bit scoring of a saved checkpoint: it runs, moves the scores a little, and is recorded
-in the manifest (the measured figure is in harness.scoring.score.QUANTIZE_NOTE)."""
+in the manifest (the measured figure is in benchmarks/README.md, "Quantized scoring")."""
 
 import dataclasses
 

@@ -83,7 +83,7 @@ def test_clip_gives_mean_one_within_bounds(lo, hi):
         inner = ~clipped
         ratio = w[inner] / np.exp(logw[inner])
         np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)
-    # a single clip + renormalise would leave values outside the bounds: the fixed point does not
+    # a single clip + renormalise would leave values outside the bounds: exact does not
     naive = np.clip(np.exp(self_normalise(logw)), lo or 0, hi or np.inf)
     naive = naive / naive.mean()
     if 0 < lo < 1 < hi:

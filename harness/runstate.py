@@ -1,0 +1,139 @@
+"""What makes a run folder trustworthy to reuse: the config a stage's outputs were made with, one writer at a time.
+
+- ``stage_config(cfg, stage)``: the fields that change a stage's results (flattened ``section.key``); the fields
+  in NOT_RESULT (where things are written, how often to log, save or evaluate, how many checkpoints to keep)
+  never make a run differ. ``config_hash`` is a short digest of it, recorded with checkpoints.
+- ``check_same_config``: a reuse or a resume is accepted only when the recorded config matches; else a
+  ``ConfigMismatch`` names every differing field with both values and the way out.
+- ``RunLock``: an exclusive ``flock`` on ``<run>/.lock`` held by one process of a stage for its whole life; the
+  kernel drops it when that process dies (also on kill -9), so a crash never leaves a stale lock. A second
+  writer is refused with the holder's pid and host. (``flock`` on network filesystems depends on the mount: on
+  NFS without lock support the lock is advisory at best.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from harness.cli import InputError
+
+STAGE_SECTIONS = {"train": ("data", "model", "train"), "score": ("data", "model", "scoring", "weights"),
+                  "eval": ("data", "model", "eval")}
+NOT_RESULT = {"run_dir", "train.log_every", "train.save_every", "train.eval_every", "train.eval_split",
+              "train.keep_checkpoints", "train.tensorboard", "eval.batch_examples"}
+
+
+class ConfigMismatch(InputError):
+    """A run folder's recorded config differs, in fields that change results, from the one asked for."""
+
+
+class RunFolderUsed(InputError):
+    """A run folder already holds a stage's outputs and neither a resume nor an overwrite was asked for."""
+
+
+class RunFolderBusy(InputError):
+    """Another process holds the run folder's lock."""
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out.update(_flat(v, f"{key}.") if isinstance(v, dict) else {key: v})
+    return out
+
+
+def stage_config(cfg, stage: str) -> dict:
+    """The result-changing fields of ``cfg`` (a RunConfig or its dict) for ``stage``, as ``{"section.key": v}``."""
+    d = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
+    d = json.loads(json.dumps(d))  # tuples -> lists, as a recorded config.json holds them
+    keep = {s: d.get(s, {}) for s in STAGE_SECTIONS[stage]}
+    return {k: v for k, v in _flat(keep).items() if k not in NOT_RESULT}
+
+
+def config_hash(cfg, stage: str) -> str:
+    blob = json.dumps(stage_config(cfg, stage), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def config_diff(recorded: dict, wanted: dict) -> list[str]:
+    """``section.key: A there, B now`` for every field that differs (a field missing on one side counts)."""
+    keys = sorted(set(recorded) | set(wanted))
+    miss = "<unset>"
+    return [f"{k}: {recorded.get(k, miss)!r} there, {wanted.get(k, miss)!r} now" for k in keys
+            if recorded.get(k, miss) != wanted.get(k, miss)]
+
+
+def check_same_config(recorded_path: Path, cfg, stage: str, *, what: str, way_out: str) -> None:
+    """Refuse ``cfg`` when the config recorded at ``recorded_path`` differs in ``stage``'s result fields."""
+    from harness.manifest import read_json
+
+    recorded = read_json(recorded_path, f"recorded config of {what}")
+    diff = config_diff(stage_config(recorded, stage), stage_config(cfg, stage))
+    if diff:
+        raise ConfigMismatch(f"{recorded_path.parent}: {what} was made with another config ({'; '.join(diff)}); "
+                             f"{way_out}")
+
+
+def claim_run_folder(claim):
+    """Rank 0 runs ``claim()`` (take the lock, check the folder); every rank learns the outcome, so a refusal
+    stops all of them together instead of leaving the others waiting in a collective. Returns ``claim()``'s
+    result on rank 0, None elsewhere."""
+    from harness import dist
+
+    result, err = None, None
+    if dist.rank() == 0:
+        try:
+            result = claim()
+        except InputError as e:
+            err = e
+    first = dist.all_gather_object(None if err is None else f"{type(err).__name__}: {err}")[0]
+    if err is not None:
+        raise err
+    if first is not None:
+        raise InputError(f"rank 0 refused the run folder: {first}")
+    return result
+
+
+class RunLock:
+    """``with RunLock(run_dir, stage):`` exclusive use of a run folder (see the module docstring)."""
+
+    def __init__(self, run_dir: str | Path, stage: str):
+        self.path = Path(run_dir) / ".lock"
+        self.stage = stage
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown process"
+            os.close(fd)
+            raise RunFolderBusy(f"run folder {self.path.parent} is in use by {holder} (lock {self.path}); one "
+                                "writer per run folder: wait for it to finish, stop it, or use another run_dir") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{self.stage} pid {os.getpid()} on {socket.gethostname()} since "
+                     f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -1,0 +1,97 @@
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import InputError, run_main
+from harness.config import DataConfig, RunConfig, TrainConfig
+from harness.eval import write_eval_json
+from harness.eval.compare import compare_table, fold_constant_columns
+
+ROOT = Path(__file__).resolve().parents[2]
+COLUMNS = ["run", "setting", "split", "noise rate", "method", "macro-F1 %"]
+
+
+def _launch():
+    spec = importlib.util.spec_from_file_location("launch_eval", ROOT / "launch" / "eval.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _fake_run(folder: Path, noise: float, weights_file: str, f1: float, official: float | None = None,
+              space: str = "semeval19", evaluated: bool = True) -> Path:
+    folder.mkdir(parents=True)
+    RunConfig(run_dir=str(folder), data=DataConfig(dataset="semeval", noise_rate=noise, label_space=space),
+              train=TrainConfig(weights_file=weights_file)).dump(folder / "config.json")
+    if evaluated:
+        write_eval_json(folder / "eval.json", {"macro_f1": f1, "official": official, "label_space": space},
+                        data={"split": "test"})
+    return folder
+
+
+def test_compare_rows_keyed_by_folder_with_official_when_defined(tmp_path):
+    dirs = [_fake_run(tmp_path / "sft-20", 0.2, "", 0.50, official=48.5),
+            _fake_run(tmp_path / "atl-20", 0.2, "w.f32", 0.60, official=61.25),
+            _fake_run(tmp_path / "atl-20-clip", 0.2, "w2.f32", 0.55, official=57.0),  # same setting: its own row
+            _fake_run(tmp_path / "sft-0", 0.0, "", 0.70, space="semeval10")]  # official undefined
+    columns, rows = compare_table(dirs)
+    assert columns == COLUMNS + ["SemEval official %", "delta vs sft (pts)"]
+    s19, s10 = "semeval/semeval19/tiny-qwen2", "semeval/semeval10/tiny-qwen2"
+    assert rows == [
+        ["sft-0", s10, "test", 0.0, "sft", pytest.approx(70.0), "-", "-"],
+        ["sft-20", s19, "test", 0.2, "sft", pytest.approx(50.0), 48.5, "-"],
+        ["atl-20", s19, "test", 0.2, "atlantis", pytest.approx(60.0), 61.25, pytest.approx(10.0)],
+        ["atl-20-clip", s19, "test", 0.2, "atlantis", pytest.approx(55.0), 57.0, pytest.approx(5.0)],
+    ]  # the official score is shown as eval.json holds it: already a percentage
+
+
+def test_compare_without_official_score_has_no_column(tmp_path):
+    columns, rows = compare_table([_fake_run(tmp_path / "a", 0.1, "w.f32", 0.4, space="semeval10")])
+    assert columns == COLUMNS + ["delta vs sft (pts)"]
+    assert rows == [["a", "semeval/semeval10/tiny-qwen2", "test", 0.1, "atlantis", pytest.approx(40.0), "-"]]
+
+
+def test_compare_refuses_colliding_settings_and_names(tmp_path, capsys):
+    a = _fake_run(tmp_path / "a", 0.2, "", 0.5)
+    b = _fake_run(tmp_path / "b", 0.2, "", 0.6)
+    with pytest.raises(InputError, match=r"colliding settings: .*/a and .*/b are both SFT runs of "
+                                         r"semeval/semeval19/tiny-qwen2 \(test split, noise rate 0.2\)"):
+        compare_table([a, b])
+    twin = _fake_run(tmp_path / "other" / "a", 0.0, "", 0.5)
+    with pytest.raises(InputError, match="two run folders are named 'a'"):
+        compare_table([a, twin])
+    assert run_main(_launch().main, ["compare", str(a), str(b)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: colliding settings") and err.count("\n") == 1
+
+
+def test_compare_cli_missing_eval_json_is_one_line_exit_2(tmp_path):
+    done = _fake_run(tmp_path / "sft", 0.2, "", 0.5)
+    todo = _fake_run(tmp_path / "atlantis", 0.2, "w.f32", 0.0, evaluated=False)
+    out = subprocess.run([sys.executable, "launch/eval.py", "compare", str(done), str(todo)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+    assert errors == [f"error: {todo / 'eval.json'} not found: evaluate the run first: python launch/eval.py run "
+                      f"--model {todo / 'export'} --config {todo / 'config.json'}"]
+
+
+def test_compare_cli_prints_folder_keys(tmp_path, capsys):
+    dirs = [_fake_run(tmp_path / "sft", 0.2, "", 0.5, official=48.5),
+            _fake_run(tmp_path / "atlantis", 0.2, "w.f32", 0.6, official=61.25)]
+    assert run_main(_launch().main, ["compare", *map(str, dirs)]) == 0
+    out = capsys.readouterr().out
+    assert "setting semeval/semeval19/tiny-qwen2, split test, noise rate 0.2" in " ".join(out.split())
+    assert "│ atlantis │ atlantis │" in out and "61.25" in out and "SemEval official" in out
+
+
+def test_fold_constant_columns_moves_shared_setting_to_the_title():
+    columns = ["run", "setting", "split", "noise rate", "method"]
+    rows = [["a", "s", "test", 0.0, "sft"], ["b", "s", "test", 0.2, "sft"]]
+    common, cols, kept = fold_constant_columns(columns, rows)
+    assert common == {"setting": "s", "split": "test"}
+    assert cols == ["run", "noise rate", "method"] and kept == [["a", 0.0, "sft"], ["b", 0.2, "sft"]]
