@@ -14,12 +14,11 @@ Each script runs in its own process; the rows it appended are read back from its
 from __future__ import annotations
 
 import argparse
-import csv
 import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.common import RESULTS, SUBJECTS
+from benchmarks.common import RESULTS, SUBJECTS, read_rows
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {"train_throughput": "bench_train_throughput.py", "weighted_ce": "bench_weighted_ce.py",
@@ -28,13 +27,6 @@ QUICK_ARGS = {"train_throughput": ["--quick"], "weighted_ce": ["--quick"],
               "scoring": ["--size", "200", "--seed-examples", "20", "--no-scaling"], "scaling": ["--size", "200"],
               "optimizer": ["--examples", "64", "--epochs", "1"]}
 FULL_ARGS = {"train_throughput": [], "weighted_ce": [], "scoring": [], "scaling": [], "optimizer": []}
-
-
-def read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def summary_row(subject: str, r: dict) -> list:

@@ -29,7 +29,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -234,10 +233,21 @@ def run_worker(argv: list[str], timeout: float = 1800) -> dict:
     return json.loads(lines[-1])
 
 
+def read_rows(path: str | Path) -> list[dict]:
+    """The rows of a results CSV ([] when it does not exist yet)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def append_rows(path: str | Path, rows: list[dict]) -> None:
-    """Append rows to a CSV (creating it with a header), atomically (temporary file, then rename). When the rows
+    """Append rows to a CSV (creating it with a header), atomically (``harness.run.atomic_write``). When the rows
     bring columns the file lacks (a benchmark gained a column), the file is rewritten with the union of the
     columns - old ones first, in their order - and the cells a row does not have are left empty."""
+    from harness.run import atomic_write
+
     if not rows:
         return
     path = Path(path)
@@ -250,16 +260,12 @@ def append_rows(path: str | Path, rows: list[dict]) -> None:
             header = list(reader.fieldnames or [])
             old_rows = list(reader)
     columns = header + [c for c in fields if c not in header]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a results file is for everyone to read
-        with os.fdopen(fd, "w", newline="") as f:
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns, restval="", lineterminator="\n")
             writer.writeheader()
             writer.writerows(old_rows)
             writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)

@@ -92,7 +92,7 @@ def claim_run_folder(claim):
     if dist.rank() == 0:
         try:
             result = claim()
-        except InputError as e:
+        except (InputError, FileNotFoundError) as e:  # what a claim refuses with; anything else is a bug
             err = e
     first = dist.all_gather_object(None if err is None else f"{type(err).__name__}: {err}")[0]
     if err is not None:

@@ -20,7 +20,6 @@ import time
 import torch
 
 from harness import dist, log
-from harness.cli import input_errors
 from harness.config import RunConfig
 from harness.data.prompts import get_template
 from harness.data.tokenize import collate, encode
@@ -112,8 +111,7 @@ class Trainer:
     def _check_run_folder(self) -> None:
         run = self.run
         if self.resume:
-            with input_errors():  # no checkpoint to resume from: one line
-                ckpt.latest_tag(run.checkpoints)
+            ckpt.latest_tag(run.checkpoints)  # FileNotFoundError when there is nothing to resume
             check_same_config(run.config, self.cfg, "train", what="the run being resumed",
                               way_out="resume with the run's own settings (its config.json), or start it over "
                                       "with --overwrite")

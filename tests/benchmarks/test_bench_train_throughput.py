@@ -1,7 +1,6 @@
 """Smoke tests of the benchmark scripts at the tiniest shapes: rows are produced with sane columns (no speed
 assertions: the machine is shared)."""
 
-import csv
 import sys
 from pathlib import Path
 
@@ -12,13 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import bench_train_throughput as btt  # noqa: E402
+from benchmarks.common import read_rows  # noqa: E402
 from benchmarks.gpu_cases import TrainCase  # noqa: E402
 from harness.constants import IGNORE_INDEX  # noqa: E402
-
-
-def _rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def test_make_batch_labels_on_last_positions():
@@ -64,7 +59,7 @@ def test_matmul_params_counts_tied_head_once():
 def test_bench_train_throughput_tiny_rows(tmp_path):
     out = tmp_path / "tt.csv"
     rows = btt.main(["--cases", "tiny-qwen2,2,16,3", "--warmup", "1", "--steps", "1", "--out", str(out)])
-    written = _rows(out)
+    written = read_rows(out)
     assert [r["provider"] for r in written] == ["label_rows", "baseline"] and len(rows) == 2
     for r in written:
         assert r["model"] == "tiny-qwen2" and r["engine"] == "plain" and r["dtype"] == "float32"
@@ -99,7 +94,7 @@ def test_append_rows_widens_the_header_and_keeps_old_rows(tmp_path):
     append_rows(out, [{"a": 3, "b": 4}])
     append_rows(out, [{"a": 5, "c": 6}, {"a": 7, "b": 8, "c": 9}])  # a new column, a missing one
     assert out.read_text().splitlines()[0] == "a,b,c"
-    assert [dict(r) for r in _rows(out)] == [
+    assert [dict(r) for r in read_rows(out)] == [
         {"a": "1", "b": "2", "c": ""}, {"a": "3", "b": "4", "c": ""}, {"a": "5", "b": "", "c": "6"},
         {"a": "7", "b": "8", "c": "9"}]
     assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]  # no temporary file left behind
@@ -128,7 +123,7 @@ def test_ds_case_with_activation_checkpointing(tmp_path):
     out = tmp_path / "tt.csv"
     btt.main(["--cases", "tiny-qwen2,2,16,3,ds_configs/cpu_test.json,ac", "--warmup", "1", "--steps", "1",
               "--out", str(out)])
-    rows = _rows(out)
+    rows = read_rows(out)
     assert [(r["provider"], r["engine"], r["activation_checkpointing"], r["timing"], r["error"]) for r in rows] == [
         ("label_rows", "cpu_test", "True", "isolated", ""), ("baseline", "cpu_test", "True", "isolated", "")]
     assert float(rows[0]["first_loss"]) == pytest.approx(float(rows[1]["first_loss"]), rel=1e-4)
@@ -173,7 +168,7 @@ def test_out_of_memory_skips_the_baseline_and_larger_cases(tmp_path, monkeypatch
         btt.run(cases, warmup=1, steps=1, device=torch.device("cpu"), dtype="float32", loss_impl="auto",
                 out=tmp_path / "tt.csv")
     assert calls == [(1, 2048, "label_rows"), (2, 512, "label_rows"), (2, 512, "baseline")]
-    rows = _rows(tmp_path / "tt.csv")
+    rows = read_rows(tmp_path / "tt.csv")
     assert rows[0]["error"] == "worker rc=1: torch.OutOfMemoryError: CUDA out of memory."
     assert all(r["error"] == "skipped: out of memory at 2048 tokens per micro-batch" for r in rows[1:4])
     assert [r["error"] for r in rows[4:]] == ["", ""]
@@ -189,8 +184,8 @@ def test_dry_run_resolves_every_gpu_case(tmp_path):
         out = tmp_path / f"{name}.csv"
         rows = btt.main(["--dry-run", "--cases-from", f"gpu:{name}", "--warmup", "1", "--steps", "3",
                          "--out", str(out)])
-        assert len(rows) == len(cases) == len(_rows(out))
-        for case, row in zip(cases, _rows(out)):
+        assert len(rows) == len(cases) == len(read_rows(out))
+        for case, row in zip(cases, read_rows(out)):
             spec = train_plan.case_spec(case, warmup=1, steps=3, dtype="float32", loss_impl="auto")
             ds = train_plan.ds_config(spec, train_plan.train_config(spec))
             assert ds["train_micro_batch_size_per_gpu"] == case.micro_batch and ds["train_batch_size"] == \

@@ -2,7 +2,6 @@
 a provider that fails is recorded and skips only itself, rows appended per shape, the dry-run (no speed
 assertions: the machine is shared)."""
 
-import csv
 import sys
 from pathlib import Path
 
@@ -13,11 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import bench_weighted_ce as bwc  # noqa: E402
-
-
-def _rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+from benchmarks.common import read_rows  # noqa: E402
 
 
 def _spec(providers, **kw):
@@ -62,7 +57,7 @@ def test_cpu_run_appends_rows(tmp_path):
     out = tmp_path / "wce.csv"
     bwc.main(["--device", "cpu", "--shapes", "6,16,40", "--providers", "naive,chunked,liger", "--repeats", "1",
               "--warmup", "0", "--chunk-size", "4", "--out", str(out)])
-    rows = _rows(out)
+    rows = read_rows(out)
     assert [(r["provider"], r["N"]) for r in rows] == [("naive", "6"), ("chunked", "6")]  # liger: CUDA only
     for r in rows:
         assert r["error"] == "" and float(r["median_s"]) > 0 and float(r["peak_mb"]) >= 0
@@ -72,7 +67,7 @@ def test_cpu_run_appends_rows(tmp_path):
 def test_dry_run_plans_the_gpu_list(tmp_path, capsys):
     out = tmp_path / "wce.csv"
     rows = bwc.main(["--dry-run", "--cases-from", "gpu:kernel", "--out", str(out)])
-    written = _rows(out)
+    written = read_rows(out)
     assert len(rows) == len(written) == 2 and all(r["dry_run"] == "plan" for r in written)
     assert [(r["N"], r["H"], r["V"], r["dtype"]) for r in written] == [("2048", "3584", "152064", "bfloat16"),
                                                                        ("16384", "3584", "152064", "bfloat16")]
