@@ -127,19 +127,20 @@ def progress(desc: str, total: int, unit: str = "it", *, start: int = 0, enabled
 
 
 # Known third-party warnings that flood a run's console without telling the user anything they can act on:
-# (category, message regex). DeepSpeed's ZeRO calls collective names that torch deprecated, once per
-# collective (1,782 + 1,728 of 2,358 lines of a CPU training log).
+# (category, message regex). DeepSpeed's ZeRO calls collective names that torch deprecated, once per collective
+# (1,782 + 1,728 of 2,358 lines of a CPU training log). Ignored, not shown "once": the "once" action did not hold
+# inside DeepSpeed's backward hooks (they kept printing every step).
 QUIET_WARNINGS = [
     (FutureWarning, r"`torch\.distributed\.(all_gather_into_tensor|reduce_scatter_tensor)` is deprecated"),
 ]
 
 
 def quiet_known_warnings() -> None:
-    """Show each of QUIET_WARNINGS at most once per process (idempotent)."""
+    """Ignore QUIET_WARNINGS in this process (idempotent)."""
     import warnings
 
     for category, message in QUIET_WARNINGS:
-        warnings.filterwarnings("once", message=message, category=category)
+        warnings.filterwarnings("ignore", message=message, category=category)
 
 
 def step_line(rec: dict, total: int) -> str:
