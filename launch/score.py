@@ -22,7 +22,7 @@ from harness.config import load_config
 from harness.log import info
 from harness.models.tokenizer import run_tokenizer
 from harness.run import RunDir
-from harness.runstate import RunLock, check_same_config, claim_run_folder
+from harness.runstate import check_same_config, claim_run_folder
 from harness.scoring.score import OnBatch, role_names, run_scoring
 from harness.scoring.weights import missing_roles, print_stats, write_weights
 
@@ -43,7 +43,7 @@ def main(argv=None, on_batch: OnBatch | None = None) -> int:
     cfg = load_config(args.config, args.set)
     dist.init()
     run = RunDir(cfg.run_dir, cfg.scoring.out_dir)
-    lock = claim_run_folder(lambda: _claim(run, cfg, args.overwrite))
+    lock = claim_run_folder(run.root, "score", lambda: _check_folder(run, cfg, args.overwrite))
     from harness.data.dataset import prepare_splits
 
     with input_errors():  # the data readers' errors name file and line
@@ -66,22 +66,16 @@ def main(argv=None, on_batch: OnBatch | None = None) -> int:
     return 0
 
 
-def _claim(run: RunDir, cfg, overwrite: bool) -> RunLock:
-    """(rank 0) Lock the folder; scores made under other settings are refused (same settings resume them), or
-    deleted with --overwrite; then record this run's settings."""
-    lock = RunLock(run.root, "score").acquire()
-    try:
-        if overwrite:
-            for d in (run.scores, run.weights_dir):
-                shutil.rmtree(d, ignore_errors=True)
-        elif run.score_config.is_file():
-            check_same_config(run.score_config, cfg, "score", what="the scores in this folder",
-                              way_out="score with the same settings (they resume), or pass --overwrite to score again")
-        cfg.dump(run.score_config)
-    except BaseException:
-        lock.release()
-        raise
-    return lock
+def _check_folder(run: RunDir, cfg, overwrite: bool) -> None:
+    """(rank 0, under the folder's lock) Scores made under other settings are refused (same settings resume
+    them), or deleted with --overwrite; then this run's settings are recorded."""
+    if overwrite:
+        for d in (run.scores, run.weights_dir):
+            shutil.rmtree(d, ignore_errors=True)
+    elif run.score_config.is_file():
+        check_same_config(run.score_config, cfg, "score", what="the scores in this folder",
+                          way_out="score with the same settings (they resume), or pass --overwrite to score again")
+    cfg.dump(run.score_config)
 
 
 if __name__ == "__main__":

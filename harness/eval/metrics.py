@@ -17,7 +17,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from harness.data.labels import CONLL04_RELATIONS, SEMEVAL_OTHER, LabelSpace
 from harness.data.registry import metric_view_of
-from harness.eval.semeval import semeval_scores
+from harness.eval.semeval import check_pairs, semeval_scores
 
 INVALID = "<invalid>"  # column of the confusion matrix that holds invalid predictions
 
@@ -27,10 +27,7 @@ OFFICIAL_UNDEFINED = ("the SemEval-2010 Task 8 official score needs directional 
 
 
 def _check(gold: list[str], pred: list[str | None], space: LabelSpace) -> None:
-    if len(gold) != len(pred):
-        raise ValueError(f"gold has {len(gold)} labels but pred has {len(pred)}")
-    if not gold:
-        raise ValueError("no examples to score")
+    check_pairs(gold, pred)
     for i, g in enumerate(gold):
         if g not in space:
             raise ValueError(f"gold[{i}] = {g!r} is not in label space {space.name} {space.labels}")

@@ -61,6 +61,14 @@ def _view(per: dict, classes: list[str], gold_counts: Counter) -> dict:
     }
 
 
+def check_pairs(gold: list, pred: list) -> None:
+    """One prediction per gold label, and at least one example (every scorer of this package starts here)."""
+    if len(gold) != len(pred):
+        raise ValueError(f"gold has {len(gold)} labels but pred has {len(pred)}")
+    if not gold:
+        raise ValueError("no examples to score")
+
+
 def semeval_scores(gold: list[str], pred: list[str | None]) -> dict:
     """All three views of the Perl scorer from aligned 19-label gold and predictions (``None`` = skipped).
 
@@ -68,10 +76,7 @@ def semeval_scores(gold: list[str], pred: list[str | None]) -> dict:
     the key, as v1.2 prints), ``accuracy_19`` (% of all examples, skipped = wrong), and the views
     ``directed`` ((9+1)-way with direction, the official one), ``undirected`` and ``way19`` (18 directed labels).
     """
-    if len(gold) != len(pred):
-        raise ValueError(f"gold has {len(gold)} labels but pred has {len(pred)}")
-    if not gold:
-        raise ValueError("no examples to score")
+    check_pairs(gold, pred)
     _check_labels(gold, "gold")
     _check_labels(pred, "pred")
     if any(g is None for g in gold):

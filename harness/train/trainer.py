@@ -29,7 +29,6 @@ from harness.run import RunDir, atomic_write_json
 from harness.runstate import (
     ConfigMismatch,
     RunFolderUsed,
-    RunLock,
     check_same_config,
     claim_run_folder,
     config_hash,
@@ -97,16 +96,7 @@ class Trainer:
 
     def _claim_run_folder(self) -> None:
         """Rank 0 locks the folder and checks it: fresh, resumable with the same settings, or --overwrite."""
-        def claim():
-            lock = RunLock(self.run.root, "train").acquire()
-            try:
-                self._check_run_folder()
-            except BaseException:
-                lock.release()
-                raise
-            return lock
-
-        self.lock = claim_run_folder(claim)
+        self.lock = claim_run_folder(self.run.root, "train", self._check_run_folder)
 
     def _check_run_folder(self) -> None:
         run = self.run
