@@ -78,7 +78,9 @@ def bench_model(spec: str, tok, questions, args) -> list[dict]:
         ref = generate_answers(model, tok, questions)
     rows.append({"mode": "generate_loop", "seconds": gen_s, "agree": 1.0})
     for mode in ("first-token", "sequence"):
-        run = lambda mode=mode: option_scores(model, tok, questions, mode=mode, batch_examples=args.batch_examples)
+        def run(mode=mode):
+            return option_scores(model, tok, questions, mode=mode, batch_examples=args.batch_examples)
+
         secs, _ = time_median(run, repeats=args.repeats)
         pred = [int(np.argmax(s)) for s in run()]
         rows.append({"mode": mode, "seconds": secs, "agree": float(np.mean([a == b for a, b in zip(pred, ref)]))})

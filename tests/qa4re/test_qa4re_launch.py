@@ -13,8 +13,8 @@ import pytest
 from harness.cli import run_main
 from harness.config import DataConfig
 from harness.data.dataset import load_splits
-from harness.data.noise import read_weak_labels
 from harness.data.labels import get_space
+from harness.data.noise import read_weak_labels
 from harness.run import RunDir
 
 ROOT = Path(__file__).resolve().parents[2]

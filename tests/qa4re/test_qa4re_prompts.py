@@ -94,7 +94,7 @@ def test_qa4re_options_shuffle_is_seeded_per_example():
 
 
 def test_qa4re_sets_cover_their_label_spaces_and_refuse_the_rest():
-    for name, qa in QA_SETS.items():
+    for qa in QA_SETS.values():
         assert qa.nota in qa.templates and qa.nota not in qa.order
         assert set(qa.order) | {qa.nota} == set(qa.templates)
         assert all("{subj}" in t and "{obj}" in t for t in qa.templates.values())

@@ -61,7 +61,7 @@ def test_qa4re_first_token_argmax_equals_constrained_generate(tok, spec):
         with torch.no_grad():
             gen = m.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long),
                              max_new_tokens=1, do_sample=False, num_beams=1,
-                             prefix_allowed_tokens_fn=lambda b, ids: allowed, pad_token_id=tok.pad_token_id)
+                             prefix_allowed_tokens_fn=lambda b, ids, a=allowed: a, pad_token_id=tok.pad_token_id)
         assert int(gen[0, -1]) in allowed  # constrained generation stayed inside the option letters
         assert allowed.index(int(gen[0, -1])) == int(np.argmax(s))
         with torch.no_grad():
