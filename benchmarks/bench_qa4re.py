@@ -69,9 +69,8 @@ def generate_answers(model, tok, questions) -> list[int]:
     return out
 
 
-def bench_model(spec: str, tok, questions, args) -> list[dict]:
+def bench_model(spec: str, tok, questions, args, stamp: dict) -> list[dict]:
     model = build_model(spec, vocab_size=len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id).eval()
-    stamp = env_stamp("cpu")
     rows, ref = [], None
     with torch.no_grad():
         gen_s, _ = time_median(lambda: generate_answers(model, tok, questions), repeats=args.repeats)
@@ -96,7 +95,8 @@ def main(argv=None) -> list[dict]:
     splits = load_splits(DataConfig(synthetic_size=max(4 * args.examples, 8)))
     questions = build_questions(qa_set_for("synthetic"), splits.test[: args.examples])
     tok = train_tokenizer([q.prompt for q in questions], 1024)
-    rows = [r for spec in filter(None, args.models.split(",")) for r in bench_model(spec, tok, questions, args)]
+    stamp = env_stamp("cpu")  # one stamp for the run: every row of it compares like with like
+    rows = [r for spec in filter(None, args.models.split(",")) for r in bench_model(spec, tok, questions, args, stamp)]
     append_rows(Path(args.out), rows)
     from harness.log import table
 

@@ -41,6 +41,8 @@ def parse_args(argv=None):
         q.add_argument("--scoring", default="first-token", choices=["first-token", "sequence"])
         q.add_argument("--batch-examples", type=int, default=8, help="questions per forward batch")
         q.add_argument("--shuffle-seed", type=int, default=None, help="shuffle each example's options (seeded)")
+        q.add_argument("--no-type-constraints", action="store_true", help="offer every relation (TACRED, CoNLL04 "
+                       "otherwise offer only those the entity types allow, read from the dataset files)")
     return p.parse_args(argv)
 
 
@@ -81,13 +83,17 @@ def main(argv=None) -> int:
         from harness.qa4re.prompts import qa_set_for
 
         qa_set_for(splits.label_space.name)
+        from harness.qa4re.types import entity_types
+
+        types = None if args.no_type_constraints else entity_types(cfg.data)
     model, tok = load_model(cfg, args.model or cfg.model.large, splits, run)
     qa, records = score_examples(model, tok, examples, splits.label_space, mode=args.scoring,
-                                 batch_examples=args.batch_examples, shuffle_seed=args.shuffle_seed)
+                                 batch_examples=args.batch_examples, shuffle_seed=args.shuffle_seed, types=types)
     if dist.rank() == 0:
         metrics = records_metrics(records, qa, splits.label_space)
         metrics.update(split=split, model=args.model or cfg.model.large, scoring=args.scoring,
-                       shuffle_seed=args.shuffle_seed, qa_set=qa.name, label_space=splits.label_space.name)
+                       shuffle_seed=args.shuffle_seed, qa_set=qa.name, label_space=splits.label_space.name,
+                       type_constraints=types is not None)
         write_rows(run.qa4re.predictions(split), records)
         atomic_write_json(run.qa4re.metrics(split), metrics)
         m = metrics["micro"]

@@ -43,14 +43,11 @@ class QASet:
     type_constraints: dict  # "SUBJTYPE:OBJTYPE" -> the relations allowed for that pair ({} = none known)
 
     def relations_for(self, types: tuple[str, str] | None) -> tuple[str, ...]:
-        """The relations offered for a pair with entity ``types`` (None: every relation of the set)."""
+        """The relations offered for a pair with entity ``types`` (None: every relation of the set). A type pair
+        no relation allows gets none (the question offers NoTA only), as the reference's constraints say."""
         if types is None or not self.type_constraints:
             return self.order
-        key = f"{types[0]}:{types[1]}"
-        if key not in self.type_constraints:
-            raise ValueError(f"QA4RE set {self.name}: no type constraint for {key!r}; known: "
-                             f"{sorted(self.type_constraints)}")
-        return tuple(self.type_constraints[key])
+        return tuple(self.type_constraints.get(f"{types[0]}:{types[1]}", ()))
 
 
 def _set(name, templates, nota, order=None, constraints=None) -> QASet:
@@ -122,5 +119,7 @@ def build_question(qa: QASet, ex: Example, types: tuple[str, str] | None = None,
     return Question(ex.id, prompt, opts, ex.label)
 
 
-def build_questions(qa: QASet, examples: list[Example], shuffle_seed: int | None = None) -> list[Question]:
-    return [build_question(qa, ex, None, shuffle_seed) for ex in examples]
+def build_questions(qa: QASet, examples: list[Example], shuffle_seed: int | None = None,
+                    types: dict[str, tuple[str, str]] | None = None) -> list[Question]:
+    """``types``: ``{example id: (head type, tail type)}`` (``harness.qa4re.types``); None: no type constraints."""
+    return [build_question(qa, ex, (types or {}).get(ex.id), shuffle_seed) for ex in examples]

@@ -25,12 +25,13 @@ from harness.qa4re.score import option_probs, option_scores
 from harness.run import atomic_write
 
 
-def questions_for(examples: list[Example], space: LabelSpace, shuffle_seed: int | None) -> tuple[QASet, list]:
+def questions_for(examples: list[Example], space: LabelSpace, shuffle_seed: int | None,
+                  types: dict | None = None) -> tuple[QASet, list]:
     qa = qa_set_for(space.name)
     missing = sorted({ex.label for ex in examples} - set(qa.templates))
     if missing:
         raise ValueError(f"QA4RE set {qa.name} has no template for the label(s) {missing}")
-    return qa, build_questions(qa, examples, shuffle_seed)
+    return qa, build_questions(qa, examples, shuffle_seed, types)
 
 
 def make_record(q: Question, scores: np.ndarray) -> dict:
@@ -42,9 +43,11 @@ def make_record(q: Question, scores: np.ndarray) -> dict:
 
 
 def score_examples(model, tokenizer, examples: list[Example], space: LabelSpace, *, mode: str,
-                   batch_examples: int, shuffle_seed: int | None = None, head_params=None) -> tuple[QASet, list]:
-    """(the QA set, one record per example); every rank gets every record."""
-    qa, questions = questions_for(examples, space, shuffle_seed)
+                   batch_examples: int, shuffle_seed: int | None = None, types: dict | None = None,
+                   head_params=None) -> tuple[QASet, list]:
+    """(the QA set, one record per example); every rank gets every record. ``types``: entity types by example id
+    (``harness.qa4re.types``) for the type constraints; None: every relation is an option."""
+    qa, questions = questions_for(examples, space, shuffle_seed, types)
     scores = option_scores(model, tokenizer, questions, mode=mode, batch_examples=batch_examples,
                            head_params=head_params)
     return qa, [make_record(q, s) for q, s in zip(questions, scores)]

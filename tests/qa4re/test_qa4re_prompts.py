@@ -100,7 +100,7 @@ def test_qa4re_sets_cover_their_label_spaces_and_refuse_the_rest():
         assert all("{subj}" in t and "{obj}" in t for t in qa.templates.values())
     with pytest.raises(ValueError, match="semeval19"):
         qa_set_for("semeval10")
-    with pytest.raises(ValueError, match="type constraint"):
-        build_question(qa_set_for("tacred"), ex("<e1>a</e1> <e2>b</e2>", "no_relation"), ("PLANET", "CITY"))
+    odd = build_question(qa_set_for("tacred"), ex("<e1>a</e1> <e2>b</e2>", "no_relation"), ("PLANET", "CITY"))
+    assert odd.options == ("no_relation",)  # no relation allows the type pair: NoTA only
     with pytest.raises(ValueError, match="26"):
         letters(27)
