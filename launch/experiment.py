@@ -140,6 +140,10 @@ def config_args(sets: list[str], config: str | None = None) -> list[str]:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
+    if a.weak_labels and a.noise is not None:
+        from harness.cli import InputError
+
+        raise InputError("--weak-labels qa4re trains on QA4RE's labels; it cannot be combined with --noise")
     import torch
 
     root = (ROOT / a.root) if not Path(a.root).is_absolute() else Path(a.root)

@@ -80,3 +80,11 @@ def test_qa4re_weak_labels_experiment_end_to_end(tmp_path):
     data = json.loads((tmp_path / "exp" / "atlantis" / "data" / "manifest.json").read_text())
     assert data["noise"]["kind"] == "file" and data["config"]["weak_labels"] == str(weak)
     assert data["noise"]["realised_rate"] == pytest.approx(1 - summary["qa4re"]["train_weak_labels"]["accuracy"])
+
+
+def test_qa4re_experiment_refuses_weak_labels_with_noise(capsys):
+    spec = importlib.util.spec_from_file_location("launch_experiment", ROOT / "launch" / "experiment.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert run_main(mod.main, ["--weak-labels", "qa4re", "--noise", "0.2"]) == 2
+    assert "cannot be combined with --noise" in capsys.readouterr().err
