@@ -14,6 +14,9 @@ The entity mentions are bracketed (the reference masks them as ``[ent]``); each 
 template (``template_data``) with ``subj = [head]`` and ``obj = [tail]``. Options: the relations the pair's type
 signature allows (all relations of the set without types), in the set's order, NoTA last; optionally shuffled
 per example with a seed (to measure option-position bias). The model answers with the option's letter.
+Layout as the reference's ``fill_prompt_format_re_df`` / ``build_final_input`` (projs/QA4RE/qa4re_utils.py:
+instruction, blank line, sentence, "Options:", one "{letter}. {option}" line each); the reference's prompt config
+YAML (its instruction and question wording) is not in the public repository, so that wording follows the paper.
 """
 
 from __future__ import annotations
