@@ -6,6 +6,7 @@ Subjects (each its own script, each appending rows to benchmarks/results/<subjec
     scoring           bench_scoring.py           scoring pass vs the seed-style per-example loop
     scaling           bench_scaling.py           scoring and one epoch at N and 2N examples
     optimizer         bench_optimizer.py         bitsandbytes AdamW8bit vs AdamW: state memory, loss curve
+    qa4re             bench_qa4re.py             QA4RE batched option scoring vs one-example-at-a-time generate
 --quick (default): the smallest case of each (a few minutes on 2 CPU cores). --full: each script's defaults
 (on CPU this includes the Qwen2-0.5B-shape training step: ~8 GB of RAM and many minutes).
 Each script runs in its own process; the rows it appended are read back from its CSV for the summary table.
@@ -22,11 +23,12 @@ from benchmarks.common import RESULTS, SUBJECTS, read_rows
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {"train_throughput": "bench_train_throughput.py", "weighted_ce": "bench_weighted_ce.py",
-           "scoring": "bench_scoring.py", "scaling": "bench_scaling.py", "optimizer": "bench_optimizer.py"}
+           "scoring": "bench_scoring.py", "scaling": "bench_scaling.py", "optimizer": "bench_optimizer.py",
+           "qa4re": "bench_qa4re.py"}
 QUICK_ARGS = {"train_throughput": ["--quick"], "weighted_ce": ["--quick"],
               "scoring": ["--size", "200", "--seed-examples", "20", "--no-scaling"], "scaling": ["--size", "200"],
-              "optimizer": ["--examples", "64", "--epochs", "1"]}
-FULL_ARGS = {"train_throughput": [], "weighted_ce": [], "scoring": [], "scaling": [], "optimizer": []}
+              "optimizer": ["--examples", "64", "--epochs", "1"], "qa4re": ["--examples", "16", "--repeats", "1"]}
+FULL_ARGS = {"train_throughput": [], "weighted_ce": [], "scoring": [], "scaling": [], "optimizer": [], "qa4re": []}
 
 
 def summary_row(subject: str, r: dict) -> list:
@@ -48,6 +50,9 @@ def summary_row(subject: str, r: dict) -> list:
     if subject == "optimizer":
         return [subject, f"{r['model']} {r['steps']} steps", r["optimizer"], "",
                 f"state x{r['state_ratio']}, max |dloss| {r['max_abs_loss_diff']}", ""]
+    if subject == "qa4re":
+        return [subject, f"{r['model']} {r['examples']} questions", r["mode"], r["seconds"],
+                f"{r['examples_per_s']} ex/s ({r['speedup_vs_generate']}x generate)", ""]
     raise ValueError(f"unknown subject {subject!r}")
 
 

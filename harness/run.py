@@ -14,6 +14,7 @@
       eval.json              the evaluation of an exported model (+ predictions.txt)
       plots/                 figures
       tensorboard/           TensorBoard event files of metrics.jsonl + evals.jsonl (train.tensorboard)
+      qa4re/                 QA4RE zero-shot: <split>.predictions.jsonl, <split>.metrics.json, weak_labels.jsonl
 
 Other code asks a ``RunDir`` for paths and never joins these names itself. Every file is written complete or
 not at all: to a temporary name in the same folder, then renamed over the target (``os.replace`` is atomic on
@@ -58,6 +59,7 @@ class RunDir:
     predictions = property(lambda self: self.root / "predictions.txt")
     plots = property(lambda self: self.root / "plots")
     tensorboard = property(lambda self: self.root / "tensorboard")
+    qa4re = property(lambda self: QA4REFiles(self.root / "qa4re"))
 
     def examples(self, split: str) -> Path:
         return self.data / f"{split}.jsonl"
@@ -81,6 +83,24 @@ class WeightsFiles:
     data = property(lambda self: self.dir / "weights.f32")
     manifest = property(lambda self: self.dir / "weights.json")
     stats = property(lambda self: self.dir / "weights_stats.json")
+
+
+class QA4REFiles:
+    """The QA4RE stages' files (launch/qa4re.py): per-split predictions and metrics, and the weak labels."""
+
+    def __init__(self, folder: str | Path):
+        self.dir = Path(folder)
+
+    def __repr__(self) -> str:
+        return f"QA4REFiles({str(self.dir)!r})"
+
+    weak_labels = property(lambda self: self.dir / "weak_labels.jsonl")
+
+    def predictions(self, split: str) -> Path:
+        return self.dir / f"{split}.predictions.jsonl"
+
+    def metrics(self, split: str) -> Path:
+        return self.dir / f"{split}.metrics.json"
 
 
 def _tmp_name(path: Path) -> Path:

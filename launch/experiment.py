@@ -13,6 +13,11 @@ resumes where it stopped; a training stage interrupted mid-run resumes from its 
   4. atlantis   the same run with the importance weights
   5. eval       each exported model on the test split (launch/eval.py run), then the side-by-side table,
                 learning curves and weight plots (launch/eval.py compare / curves / weights)
+With --weak-labels qa4re, a stage 0 first labels the training split zero-shot with QA4RE (launch/qa4re.py label,
+model --labeller, default model.large) and every later stage trains on those weak labels (data.weak_labels, no
+uniform noise): "QA4RE weak labels -> scoring -> ATLANTIS vs SFT". The labeller is also evaluated zero-shot on the
+test split (launch/qa4re.py eval); its figures go into summary.json. On the embedded default the labeller is a
+tiny random model, so its labels are near chance: a heavily corrupted training set, not QA4RE's quality.
 
 The embedded default is honest about what it is: a SYNTHETIC relation set (harness/data/synthetic.py) and tiny
 random-initialised Qwen2-shaped models trained here on 2 CPU cores. p_L and p_S are then untrained random models,
@@ -65,6 +70,10 @@ def parse_args(argv=None):
                                           "ds_configs/zero3.json on CUDA)")
     p.add_argument("--nproc", type=int, default=2, help="processes per stage (torchrun --nproc_per_node)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override")
+    p.add_argument("--weak-labels", default="", choices=["", "qa4re"], help="qa4re: train on QA4RE zero-shot "
+                   "weak labels of the training split instead of uniform noise")
+    p.add_argument("--labeller", default="", help="QA4RE model (HF folder or preset; default: model.large)")
+    p.add_argument("--qa4re-scoring", default="first-token", choices=["first-token", "sequence"])
     p.add_argument("--fresh", action="store_true", help="delete <root> first instead of resuming (needed when the "
                                                       "settings changed since the stages in <root> ran)")
     return p.parse_args(argv)
@@ -131,6 +140,10 @@ def config_args(sets: list[str], config: str | None = None) -> list[str]:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
+    if a.weak_labels and a.noise is not None:
+        from harness.cli import InputError
+
+        raise InputError("--weak-labels qa4re trains on QA4RE's labels; it cannot be combined with --noise")
     import torch
 
     root = (ROOT / a.root) if not Path(a.root).is_absolute() else Path(a.root)
@@ -162,6 +175,7 @@ def main(argv=None) -> int:
         more = [*sets, f"run_dir={run.root}", *extra]
         return config_args(more, a.config), load_config(a.config, more)
 
+    qa4re = weak_label_stages(a, root, sets, stage, timings) if a.weak_labels == "qa4re" else None
     reference = a.reference
     if not reference:
         ref = RunDir(root / "reference")
@@ -197,8 +211,27 @@ def main(argv=None) -> int:
                                                            "--split", "test"], logs)
     run_stage("weight-plots", eval_py + ["weights", "--weights", str(weights), "--out-dir", str(shared.plots)]
               + config_args(sets + [f"run_dir={scoring.root}"], a.config), logs)
-    summarize(root, run_dirs, scoring, timings, time.perf_counter() - t_start)
+    summarize(root, run_dirs, scoring, timings, time.perf_counter() - t_start, qa4re)
     return 0
+
+
+def weak_label_stages(a, root: Path, sets: list[str], stage, timings: dict) -> RunDir:
+    """Stage 0 (--weak-labels qa4re): QA4RE weak labels of the training split (and the labeller's zero-shot test
+    figures) in <root>/labeller/qa4re/; then ``sets`` gets ``data.weak_labels`` (and no uniform noise) for every later
+    stage. Returns the QA4RE run folder."""
+    run = RunDir(root / "labeller")
+    files = run.qa4re
+    args, _ = stage(run, "data.noise_rate=0")
+    cmd = launcher(a.nproc) + ["launch/qa4re.py"]
+    model = ["--model", a.labeller] if a.labeller else []
+    opts = model + ["--scoring", a.qa4re_scoring]
+    if not files.weak_labels.is_file():
+        timings["qa4re-label"] = run_stage("qa4re-label", cmd + ["label"] + args + opts, Path(root / "logs"))
+    if not files.metrics("test").is_file():
+        timings["qa4re-eval"] = run_stage("qa4re-eval", cmd + ["eval", "--split", "test"] + args + opts,
+                                          Path(root / "logs"))
+    sets += ["data.noise_rate=0", f"data.weak_labels={files.weak_labels}"]
+    return run
 
 
 def _exported(run: RunDir) -> bool:
@@ -225,7 +258,8 @@ def _same_settings(recorded, cfg, stage: str, name: str, root: Path) -> None:
                           way_out=f"pass --fresh to run the experiment again (deletes {root}), or use another --root")
 
 
-def summarize(root: Path, run_dirs: list[str], scoring: RunDir, timings: dict, total_s: float) -> None:
+def summarize(root: Path, run_dirs: list[str], scoring: RunDir, timings: dict, total_s: float,
+              qa4re: RunDir | None = None) -> None:
     """The experiment's side-by-side table (macro-F1, weight statistics, noise-detection AUC) + summary.json."""
     from harness.eval.evaluate import read_eval_json
     from harness.manifest import read_manifest
@@ -242,8 +276,24 @@ def summarize(root: Path, run_dirs: list[str], scoring: RunDir, timings: dict, t
     log.table("test split (label ranking)", ["run", "macro-F1 %", "accuracy %", "SemEval official %"], rows)
     keys = ["min", "max", "std", "ess", "ess_fraction", "fraction_clipped", "roc_auc_clean_vs_noisy"]
     log.table("ATLANTIS weights (training split)", keys, [[wstats.get(k, "-") for k in keys]])
+    if qa4re is not None:
+        summary["qa4re"] = _qa4re_summary(qa4re)
     atomic_write_json(root / "summary.json", summary)
     log.info(f"summary -> {root / 'summary.json'}; plots -> {RunDir(root).plots}; total {total_s:.0f}s")
+
+
+def _qa4re_summary(run: RunDir) -> dict:
+    """The labeller's zero-shot test figures and its weak labels' agreement with gold on the training split."""
+    from harness.manifest import read_json
+
+    test = read_json(run.qa4re.metrics("test"), "QA4RE metrics")
+    train = read_json(run.qa4re.metrics("train"), "QA4RE metrics")
+    rows = [[split, m["n"], 100 * m["micro_f1"], 100 * m["accuracy"], "-" if m["official"] is None else m["official"]]
+            for split, m in (("test (zero-shot)", test), ("train (weak labels vs gold)", train))]
+    log.table("QA4RE labeller", ["split", "n", "micro-F1 % (no NoTA)", "accuracy %", "SemEval official %"], rows)
+    keep = ("n", "micro", "micro_f1", "accuracy", "official", "scoring", "model")
+    return {"test": {k: test.get(k) for k in keep}, "train_weak_labels": {k: train.get(k) for k in keep},
+            "weak_labels": str(run.qa4re.weak_labels)}
 
 
 if __name__ == "__main__":

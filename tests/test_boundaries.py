@@ -13,6 +13,8 @@ MODULES = [
     "harness.scoring.score", "harness.train.dsconfig", "harness.train.data", "harness.train.normaliser",
     "harness.train.metrics", "harness.train.plan", "harness.run", "harness.data.registry",
     "harness.data.readers.tacred", "harness.cli", "harness.runstate",
+    "harness.qa4re", "harness.qa4re.template_data", "harness.qa4re.prompts", "harness.qa4re.score",
+    "harness.qa4re.metrics", "harness.qa4re.stage",
 ]
 
 
