@@ -47,7 +47,8 @@ class ModelConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ScoringConfig:
-    tokens_per_batch: int = 4096  # token budget per scoring batch (prompt + label tokens, padded)
+    tokens_per_batch: int = 4096  # token budget per scoring batch (prompt + label tokens; padded rows count padding)
+    packing: bool = True  # causal models: pack each batch's examples into rows (harness.scoring.score); seq2seq pads
     out_dir: str = "scores"  # under the run directory
     models: str = ""  # comma list of roles to score (large,small,reference); "" = large, small (+ reference if set)
 
@@ -65,6 +66,9 @@ class WeightsConfig:
 class TrainConfig:
     epochs: int = 3  # passes over the training split
     micro_batch: int = 8  # examples per micro-batch per rank
+    packing: bool = True  # causal models: pack each micro-batch's examples into rows (no padding FLOPs); seq2seq pads
+    tokens_per_micro_batch: int = 4096  # packing: tokens per packed row (examples concatenated up to it; a longer
+    #                                     example gets a row of its own; a micro-batch's rows are padded to the longest)
     grad_accum: int = 1  # micro-batches per optimizer step
     lr: float = 2e-5  # peak learning rate
     weight_decay: float = 0.0  # AdamW decoupled weight decay
