@@ -6,6 +6,7 @@ Subjects (each its own script, each appending rows to benchmarks/results/<subjec
     scoring           bench_scoring.py           scoring pass vs the seed-style per-example loop
     scaling           bench_scaling.py           scoring and one epoch at N and 2N examples
     optimizer         bench_optimizer.py         bitsandbytes AdamW8bit vs AdamW: state memory, loss curve
+    packing           bench_packing.py           packed vs padded micro-batches: tokens/s, padding, scoring FLOP eff.
 --quick (default): the smallest case of each (a few minutes on 2 CPU cores). --full: each script's defaults
 (on CPU this includes the Qwen2-0.5B-shape training step: ~8 GB of RAM and many minutes).
 Each script runs in its own process; the rows it appended are read back from its CSV for the summary table.
@@ -23,11 +24,15 @@ from benchmarks.common import RESULTS, SUBJECTS
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {"train_throughput": "bench_train_throughput.py", "weighted_ce": "bench_weighted_ce.py",
-           "scoring": "bench_scoring.py", "scaling": "bench_scaling.py", "optimizer": "bench_optimizer.py"}
+           "scoring": "bench_scoring.py", "scaling": "bench_scaling.py", "optimizer": "bench_optimizer.py",
+           "packing": "bench_packing.py"}
 QUICK_ARGS = {"train_throughput": ["--quick"], "weighted_ce": ["--quick"],
               "scoring": ["--size", "200", "--seed-examples", "20", "--no-scaling"], "scaling": ["--size", "200"],
-              "optimizer": ["--examples", "64", "--epochs", "1"]}
-FULL_ARGS = {"train_throughput": [], "weighted_ce": [], "scoring": [], "scaling": [], "optimizer": []}
+              "optimizer": ["--examples", "64", "--epochs", "1"],
+              "packing": ["--model", "tiny-qwen2", "--dataset", "synthetic", "--max-examples", "64", "--steps", "2",
+                          "--score-examples", "32", "--score-tokens", "256"]}
+FULL_ARGS = {"train_throughput": [], "weighted_ce": [], "scoring": [], "scaling": [], "optimizer": [],
+             "packing": []}
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -56,6 +61,11 @@ def summary_row(subject: str, r: dict) -> list:
     if subject == "optimizer":
         return [subject, f"{r['model']} {r['steps']} steps", r["optimizer"], "",
                 f"state x{r['state_ratio']}, max |dloss| {r['max_abs_loss_diff']}", ""]
+    if subject == "packing":
+        secs = r["step_s"] or r["seconds"]
+        return [subject, f"{r['model']} {r['phase']} ({r['dataset']}, mean {r['len_mean']} tokens)", r["layout"], secs,
+                f"{r['tokens_per_s']} tok/s, padding {r['padding']}"
+                + (f", FLOP eff. {r['flop_efficiency']}" if r.get("flop_efficiency") else ""), ""]
     raise ValueError(f"unknown subject {subject!r}")
 
 
