@@ -2,9 +2,10 @@
 efficiency.
 
     python benchmarks/bench_packing.py [--model qwen2-0.5b-shape] [--dataset semeval2010_task8] [--micro-batch 8]
-        [--order harness|random] [--warmup 1 --steps 3] [--score-examples 64 --score-tokens 1024] [--out CSV]
+        [--data-dir DIR] [--order harness|random] [--warmup 1 --steps 3] [--score-examples 64 --score-tokens 1024] [--out CSV]
 
-Lengths: the dataset's training split (``--dataset``, read through HARNESS_DATA_DIR like every stage) rendered with
+Lengths: the dataset's training split (``--dataset``, files in ``--data-dir``, default
+$HARNESS_DATA_DIR/semeval2010_task8; ``synthetic`` needs none) rendered with
 its default template and tokenised the way a preset run does it (harness.models.tokenizer: a BPE tokenizer of
 1024 ids trained on the rendered training prompts), causal layout (prompt + label + EOS). The token ids index the
 model's real vocabulary; only the lengths matter here. Each row records the mean/min/max example length.
@@ -33,6 +34,7 @@ Figures: benchmarks/README.md ("Packed micro-batches").
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -42,18 +44,20 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, append_rows, env_stamp  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, append_rows, env_stamp  # noqa: E402
 from harness.config import DataConfig, TrainConfig  # noqa: E402
 from harness.data.tokenize import collate, encode, pack, packed_batches, token_budget_batches  # noqa: E402
 from harness.train import metrics as tm  # noqa: E402
 
 
-def load_lengths(dataset: str, limit: int):
+def load_lengths(dataset: str, data_dir: str, limit: int):
     """(Encoded causal training split, tokenizer) of ``dataset`` with its default template (see the module doc)."""
     from harness.data.dataset import load_splits
     from harness.models.tokenizer import tokenizer_texts, train_tokenizer
 
-    splits = load_splits(DataConfig(dataset=dataset, max_train_examples=limit, synthetic_size=max(limit, 64)))
+    data_dir = "" if dataset == "synthetic" else data_dir
+    splits = load_splits(DataConfig(dataset=dataset, data_dir=data_dir, max_train_examples=limit,
+                                    synthetic_size=max(limit, 64)))
     tok = train_tokenizer(tokenizer_texts(splits), 1024)
     return encode(splits.train, tok, splits.template, "causal"), tok
 
@@ -160,7 +164,9 @@ def score_rows(args, enc, tok, model_spec: str, peak: float) -> list[dict]:
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="qwen2-0.5b-shape")
-    ap.add_argument("--dataset", default="semeval2010_task8")
+    ap.add_argument("--dataset", default="semeval")
+    ap.add_argument("--data-dir", default=str(Path(os.environ.get("HARNESS_DATA_DIR", ROOT.parent / "shared" / "data"))
+                                              / "semeval2010_task8"), help="the dataset's folder")
     ap.add_argument("--max-examples", type=int, default=0, help="0 = the whole training split")
     ap.add_argument("--micro-batch", type=int, default=8)
     ap.add_argument("--tokens-per-micro-batch", type=int, default=TrainConfig().tokens_per_micro_batch)
@@ -172,7 +178,7 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--no-train", action="store_true")
     ap.add_argument("--out", default=str(RESULTS / "packing.csv"))
     args = ap.parse_args(argv)
-    enc, tok = load_lengths(args.dataset, args.max_examples)
+    enc, tok = load_lengths(args.dataset, args.data_dir, args.max_examples)
     lens = [enc.n_tokens(i) for i in range(len(enc))]
     peak = tm.peak_flops() if torch.cuda.is_available() else tm.cpu_matmul_peak()
     common = {**env_stamp("cpu"), "model": args.model, "dataset": args.dataset, "threads": torch.get_num_threads(),
