@@ -56,12 +56,17 @@ def packed_body_hidden(model, batch: dict) -> torch.Tensor:
     return out.last_hidden_state
 
 
-def block_causal_mask(seq_ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def block_causal_mask(seq_ids: torch.Tensor, dtype: torch.dtype, branch_ids: torch.Tensor | None = None
+                      ) -> torch.Tensor:
     """Additive 4-D mask [R, 1, T, T]: 0 where query t may attend key s (same example, s <= t), else the dtype's
-    minimum. Padding (seq_id -1) is a segment of its own, so every query attends to at least itself."""
+    minimum. Padding (seq_id -1) is a segment of its own, so every query attends to at least itself.
+    ``branch_ids`` [R, T] (label ranking: 0 = the shared prompt, k = candidate k) further confines a query to keys
+    of its own branch or of branch 0: candidates packed after one prompt see the prompt, never each other."""
     t = seq_ids.shape[1]
     causal = torch.ones(t, t, dtype=torch.bool, device=seq_ids.device).tril()
     allowed = (seq_ids[:, :, None] == seq_ids[:, None, :]) & causal
+    if branch_ids is not None:
+        allowed &= (branch_ids[:, None, :] == 0) | (branch_ids[:, :, None] == branch_ids[:, None, :])
     mask = torch.zeros(allowed.shape, dtype=dtype, device=seq_ids.device)
     return mask.masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
 
