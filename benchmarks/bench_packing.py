@@ -22,7 +22,8 @@ row per micro-batch at RE lengths).
 
 Scoring (rows ``phase=score``): the first ``--score-examples`` training examples through
 harness.scoring.score's batches (``--score-tokens`` budget; padded = token_budget_batches, packed = packed_batches
-+ make_batch), no grad, after one untimed batch. FLOP efficiency = achieved FLOP/s / peak with achieved = real
++ make_batch), no grad, after one untimed batch of each; the two layouts' batches alternate, each layout's time is
+the sum of its batches. FLOP efficiency = achieved FLOP/s / peak with achieved = real
 tokens x forward FLOPs per token (harness.train.metrics.flops_per_token / 3, seq = the mean example length: the
 work an ideal kernel does, padding and the masked-out attention not credited) / seconds, and peak = the fp32
 matmul throughput measured in this run (harness.train.metrics.cpu_matmul_peak, best of 10 2048^3 torch.mm) on
@@ -136,16 +137,21 @@ def score_rows(args, enc, tok, model_spec: str, peak: float) -> list[dict]:
     fwd = tm.flops_per_token(model.config, tm.matmul_params(model), mean_len) / 3
     plans = {"padded": (token_budget_batches(enc, idx, args.score_tokens), False),
              "packed": (packed_batches(enc, idx, args.score_tokens), True)}
-    out, scores = [], {}
-    for name, (batches, packing) in plans.items():
-        built = [make_batch(enc, b, packing) for b in batches]
-        score_batch(model, built[0])  # warm-up
-        t0 = time.perf_counter()
-        sums = [score_batch(model, b)[0] for b in built]
-        dt = time.perf_counter() - t0
-        scores[name] = torch.cat(sums)
-        real = sum(int(b["attention_mask"].sum()) for b in built)
-        slots = sum(b["input_ids"].numel() for b in built)
+    built = {name: [make_batch(enc, b, packing) for b in batches] for name, (batches, packing) in plans.items()}
+    secs, sums = {name: 0.0 for name in plans}, {name: [] for name in plans}
+    for name in plans:
+        score_batch(model, built[name][0])  # warm-up
+    for j in range(max(len(v) for v in built.values())):  # the layouts' batches alternate (shared machine)
+        for name in plans:
+            if j < len(built[name]):
+                t0 = time.perf_counter()
+                sums[name].append(score_batch(model, built[name][j])[0])
+                secs[name] += time.perf_counter() - t0
+    out, scores = [], {name: torch.cat(v) for name, v in sums.items()}
+    for name, (batches, _) in plans.items():
+        dt = secs[name]
+        real = sum(int(b["attention_mask"].sum()) for b in built[name])
+        slots = sum(b["input_ids"].numel() for b in built[name])
         achieved = real * fwd / dt
         out.append({"phase": "score", "layout": name, "examples": len(idx), "batches": len(batches),
                     "score_tokens": args.score_tokens, "seconds": round(dt, 3), "tokens_per_s": round(real / dt, 2),

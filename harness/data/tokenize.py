@@ -7,8 +7,8 @@ Batches:
   causal   input_ids = prompt + target; labels = [-100]*len(prompt) + target (HF layout: unshifted,
            the position t label is predicted from hidden t-1)
   seq2seq  input_ids = prompt; decoder_input_ids = [start] + target[:-1]; labels = target
-Packed batches (causal only, ``pack``): the examples' prompt + target sequences concatenated into rows of at most
-a token budget, rows right-padded to the longest row; ``position_ids`` restart at 0 for each example and
+Packed batches (causal only, ``pack``): the examples' prompt + target sequences concatenated in order into rows of
+at most a token budget (``pack_rows``: fewest rows, balanced), rows right-padded to the longest row; ``position_ids`` restart at 0 for each example and
 ``seq_ids`` name each token's example slot (0..B-1 in ``indices`` order; -1 = padding), from which
 harness.models.label_rows confines attention to each example and maps label rows to their example.
 """
@@ -124,10 +124,19 @@ def token_budget_batches(enc: Encoded, indices: list[int], tokens_per_batch: int
 
 
 def pack_rows(lengths: list[int], row_tokens: int) -> list[list[int]]:
-    """Slots 0..len-1 in order, cut into rows whose summed length stays within ``row_tokens`` (a longer example
-    gets a row of its own)."""
+    """Slots 0..len-1 in order, cut into as few rows as a greedy fill within ``row_tokens`` makes (a longer
+    example gets a row of its own), balanced: the smallest budget <= ``row_tokens`` that still gives that many rows,
+    so the rows, padded to the longest, waste little (a full row and a nearly empty last one would not)."""
     if row_tokens <= 0:
         raise ValueError(f"the packed row budget must be > 0 tokens, got {row_tokens}")
+    n = len(_greedy_rows(lengths, row_tokens))
+    budget = -(-sum(lengths) // n)
+    while len(rows := _greedy_rows(lengths, budget)) > n:
+        budget += 1
+    return rows
+
+
+def _greedy_rows(lengths: list[int], row_tokens: int) -> list[list[int]]:
     rows, cur, used = [], [], 0
     for slot, n in enumerate(lengths):
         if cur and used + n > row_tokens:
@@ -192,4 +201,4 @@ def packed_batches(enc: Encoded, indices: list[int], tokens_per_batch: int) -> l
     ``tokens_per_batch`` (a single longer example gets its own batch): the packed counterpart of
     ``token_budget_batches``."""
     order = sorted(indices, key=lambda i: (enc.n_tokens(i), i))
-    return [[order[k] for k in row] for row in pack_rows([enc.n_tokens(i) for i in order], tokens_per_batch)]
+    return [[order[k] for k in row] for row in _greedy_rows([enc.n_tokens(i) for i in order], tokens_per_batch)]

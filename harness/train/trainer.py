@@ -9,7 +9,7 @@ in one copy. Data order: harness.train.data (the same global batches at any worl
 
 metrics.jsonl keys (fixed): step, epoch, loss, grad_norm, lr, tokens_per_s (non-pad tokens per second, per
 process), mfu, peak_mem_gb, step_time_s; FLOPs per token and the peak are defined in harness.train.metrics
-(seq = the step's mean padded row length; a packed row holds several examples).
+(seq = the step's mean padded row length; packed: this rank's mean example length, the attention span).
 
 Micro-batches of causal models are packed by default (train.packing, train.tokens_per_micro_batch: the same
 examples concatenated into rows, attention confined to each example; harness.data.tokenize.pack): the step's
@@ -235,7 +235,8 @@ class Trainer:
         loss, grad_norm = step_readout(step_loss, self.engine.grad_norm())
         dt = time.perf_counter() - t0
         n_tok = sum(int(b["attention_mask"].sum()) for b in batches)  # host tensors: no device sync
-        seq = sum(b["input_ids"].shape[1] for b in batches) / len(batches)
+        seq = (n_tok / sum(len(m) for m in micro) if self.packed  # packed: the mean example length
+               else sum(b["input_ids"].shape[1] for b in batches) / len(batches))
         tps = n_tok / dt
         mfu = tps * tm.flops_per_token(self.mcfg, self.n_matmul, seq) / self.peak if self.peak else None
         return {"step": self.step + 1, "epoch": self.epoch, "loss": loss, "grad_norm": grad_norm,

@@ -44,7 +44,9 @@ def _model(spec: str, tok, dtype=torch.float32):
 
 
 def test_pack_rows_budget_and_long_examples():
-    assert pack_rows([3, 4, 2, 9, 1], 7) == [[0, 1], [2], [3], [4]]
+    assert pack_rows([3, 4, 2, 9, 1], 7) == [[0], [1, 2], [3], [4]]  # 4 rows (greedy), balanced within 6
+    assert pack_rows([5, 5, 5, 5, 5], 20) == [[0, 1, 2], [3, 4]]  # not [[0, 1, 2, 3], [4]]
+    assert pack_rows([4, 4], 100) == [[0, 1]]
     assert pack_rows([10], 4) == [[0]]  # longer than the budget: a row of its own
     with pytest.raises(ValueError):
         pack_rows([1], 0)
