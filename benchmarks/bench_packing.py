@@ -1,8 +1,9 @@
 """Packed vs padded micro-batches, same run: training tokens/s and padding fraction, and the scoring pass's FLOP
 efficiency.
 
-    python benchmarks/bench_packing.py [--model qwen2-0.5b-shape] [--dataset semeval2010_task8] [--micro-batch 8]
-        [--data-dir DIR] [--order harness|random] [--warmup 1 --steps 3] [--score-examples 64 --score-tokens 1024] [--out CSV]
+    python benchmarks/bench_packing.py [--model qwen2-0.5b-shape] [--dataset semeval] [--data-dir DIR]
+        [--micro-batch 8] [--order harness|random] [--warmup 1 --steps 3] [--score-examples 64 --score-tokens 1024]
+        [--out CSV]
 
 Lengths: the dataset's training split (``--dataset``, files in ``--data-dir``, default
 $HARNESS_DATA_DIR/semeval2010_task8; ``synthetic`` needs none) rendered with
@@ -120,7 +121,8 @@ def train_rows(args, enc, tok, model_spec: str) -> list[dict]:
         step_s = statistics.median(times[name])
         real, slots = stats[name]
         out.append({"phase": "train", "layout": name, "order": args.order, "micro_batch": args.micro_batch,
-                    "steps": args.steps, "step_s": round(step_s, 4), "tokens_per_s": round(real / args.steps / step_s, 2),
+                    "steps": args.steps, "step_s": round(step_s, 4),
+                    "tokens_per_s": round(real / args.steps / step_s, 2),
                     "padding": round(1 - real / slots, 4), "first_loss": first[name]})
     out[1]["speedup"] = round(out[0]["step_s"] / out[1]["step_s"], 3)
     return out

@@ -8,9 +8,10 @@ Batches:
            the position t label is predicted from hidden t-1)
   seq2seq  input_ids = prompt; decoder_input_ids = [start] + target[:-1]; labels = target
 Packed batches (causal only, ``pack``): the examples' prompt + target sequences concatenated in order into rows of
-at most a token budget (``pack_rows``: fewest rows, balanced), rows right-padded to the longest row; ``position_ids`` restart at 0 for each example and
-``seq_ids`` name each token's example slot (0..B-1 in ``indices`` order; -1 = padding), from which
-harness.models.label_rows confines attention to each example and maps label rows to their example.
+at most a token budget (``pack_rows``: fewest rows, balanced), rows right-padded to the longest row;
+``position_ids`` restart at 0 for each example and ``seq_ids`` name each token's example slot (0..B-1 in
+``indices`` order; -1 = padding), from which harness.models.label_rows confines attention to each example and
+maps label rows to their example.
 """
 
 from __future__ import annotations
@@ -185,15 +186,6 @@ def _fill(out: dict, r: int, at: int, n: int, seq: list[int], lab: list[int], sl
     out["position_ids"][r, sl] = torch.arange(n)
     out["seq_ids"][r, sl] = slot
     out["attention_mask"][r, sl] = 1
-
-
-def is_packed(batch: dict) -> bool:
-    return "seq_ids" in batch
-
-
-def n_examples(batch: dict) -> int:
-    """Examples in a padded or packed batch."""
-    return int(batch["example_index"].numel()) if is_packed(batch) else int(batch["input_ids"].shape[0])
 
 
 def packed_batches(enc: Encoded, indices: list[int], tokens_per_batch: int) -> list[list[int]]:
