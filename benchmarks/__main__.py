@@ -7,6 +7,7 @@ Subjects (each its own script, each appending rows to benchmarks/results/<subjec
     scaling           bench_scaling.py           scoring and one epoch at N and 2N examples
     optimizer         bench_optimizer.py         bitsandbytes AdamW8bit vs AdamW: state memory, loss curve
     qa4re             bench_qa4re.py             QA4RE batched option scoring vs one-example-at-a-time generate
+    packing           bench_packing.py           packed vs padded micro-batches: tokens/s, padding, scoring FLOP eff.
 --quick (default): the smallest case of each (a few minutes on 2 CPU cores). --full: each script's defaults
 (on CPU this includes the Qwen2-0.5B-shape training step: ~8 GB of RAM and many minutes).
 Each script runs in its own process; the rows it appended are read back from its CSV for the summary table.
@@ -24,11 +25,14 @@ from benchmarks.common import RESULTS, SUBJECTS, read_rows
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {"train_throughput": "bench_train_throughput.py", "weighted_ce": "bench_weighted_ce.py",
            "scoring": "bench_scoring.py", "scaling": "bench_scaling.py", "optimizer": "bench_optimizer.py",
-           "qa4re": "bench_qa4re.py"}
+           "qa4re": "bench_qa4re.py", "packing": "bench_packing.py"}
 QUICK_ARGS = {"train_throughput": ["--quick"], "weighted_ce": ["--quick"],
               "scoring": ["--size", "200", "--seed-examples", "20", "--no-scaling"], "scaling": ["--size", "200"],
-              "optimizer": ["--examples", "64", "--epochs", "1"], "qa4re": ["--examples", "16", "--repeats", "1"]}
-FULL_ARGS = {"train_throughput": [], "weighted_ce": [], "scoring": [], "scaling": [], "optimizer": [], "qa4re": []}
+              "optimizer": ["--examples", "64", "--epochs", "1"], "qa4re": ["--examples", "16", "--repeats", "1"],
+              "packing": ["--model", "tiny-qwen2", "--dataset", "synthetic", "--max-examples", "64", "--steps", "2",
+                          "--score-examples", "32", "--score-tokens", "256"]}
+FULL_ARGS = {"train_throughput": [], "weighted_ce": [], "scoring": [], "scaling": [], "optimizer": [], "qa4re": [],
+             "packing": []}
 
 
 def summary_row(subject: str, r: dict) -> list:
@@ -53,6 +57,11 @@ def summary_row(subject: str, r: dict) -> list:
     if subject == "qa4re":
         return [subject, f"{r['model']} {r['examples']} questions", r["mode"], r["seconds"],
                 f"{r['examples_per_s']} ex/s ({r['speedup_vs_generate']}x generate)", ""]
+    if subject == "packing":
+        secs = r["step_s"] or r["seconds"]
+        return [subject, f"{r['model']} {r['phase']} ({r['dataset']}, mean {r['len_mean']} tokens)", r["layout"], secs,
+                f"{r['tokens_per_s']} tok/s, padding {r['padding']}"
+                + (f", FLOP eff. {r['flop_efficiency']}" if r.get("flop_efficiency") else ""), ""]
     raise ValueError(f"unknown subject {subject!r}")
 
 

@@ -37,7 +37,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-SUBJECTS = ("train_throughput", "weighted_ce", "scoring", "scaling", "optimizer", "qa4re")  # results/<subject>.csv
+SUBJECTS = ("train_throughput", "weighted_ce", "scoring", "scaling", "optimizer", "qa4re", "packing")  # results/<subject>.csv
 DRY_RUN = "dry_run"  # column set ("plan") on the rows a --dry-run appends; merge refuses them
 WORKER_ERR_TAIL = 30  # stderr lines of a failed worker quoted in the error (all of it is in the log)
 VERSIONED = ("torch", "triton", "deepspeed", "transformers", "liger-kernel", "cut-cross-entropy")

@@ -47,7 +47,8 @@ class ModelConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ScoringConfig:
-    tokens_per_batch: int = 4096  # token budget per scoring batch (prompt + label tokens, padded)
+    tokens_per_batch: int = 4096  # token budget per scoring batch (prompt + label tokens; padded rows count padding)
+    packing: bool = True  # causal models: pack each batch's examples into rows (harness.scoring.score); seq2seq pads
     out_dir: str = "scores"  # under the run directory
     models: str = ""  # comma list of roles to score (large,small,reference); "" = large, small (+ reference if set)
 
@@ -65,6 +66,10 @@ class WeightsConfig:
 class TrainConfig:
     epochs: int = 3  # passes over the training split
     micro_batch: int = 8  # examples per micro-batch per rank
+    packing: bool = True  # causal models: pack each micro-batch's examples into rows (no padding FLOPs); seq2seq pads
+    tokens_per_micro_batch: int = 1024  # packing: max tokens per packed row (a micro-batch's examples fill the
+    #   fewest rows, balanced, padded to the longest; a longer example gets its own row). Under sdpa/eager a row
+    #   costs row^2 attention whatever its examples (flash-attn's varlen kernel does not), hence rows of 1024
     grad_accum: int = 1  # micro-batches per optimizer step
     lr: float = 2e-5  # peak learning rate
     weight_decay: float = 0.0  # AdamW decoupled weight decay

@@ -1,9 +1,13 @@
 """Exact label ranking: the log-likelihood of every candidate label text (+ EOS) per example; argmax wins.
 
 Per batch of examples the prompt is encoded ONCE:
-  causal   the prompts run through the body with a KV cache (right-padded, explicit positions); the cache is
-           expanded over the K candidates and the candidates' tokens (all but the last) run as continuations.
-           The prompt's last hidden state predicts each candidate's first token.
+  causal   packed (the default under sdpa/eager): one row per example, the prompt followed by every candidate's
+           tokens (all but the last), candidate k at positions len(prompt)... and attending to the prompt and to
+           itself only (harness.models.label_rows.block_causal_mask with branch ids): one body call per batch,
+           no candidate padding. KV cache (``packed=False``, and always under flash_attention_2, whose varlen
+           kernel cannot express a shared prefix): the prompts run through the body with a KV cache (right-padded,
+           explicit positions); the cache is expanded over the K candidates and the candidates' tokens run as
+           continuations. Either way the prompt's last hidden state predicts each candidate's first token.
   seq2seq  the encoder runs once; the decoder runs over [start] + candidate[:-1] for all K candidates against
            the encoder states expanded K times.
 Only label rows reach the LM head, through ``harness.kernels.label_logprobs`` (no [tokens, vocab] tensor over
@@ -23,7 +27,7 @@ from harness.data.prompts import Template
 from harness.data.tokenize import encode, encode_label
 from harness.eval.batches import pad_rows, sharded_batches
 from harness.kernels import label_logprobs
-from harness.models.label_rows import decoder_hidden, lm_head_of
+from harness.models.label_rows import block_causal_mask, decoder_hidden, lm_head_of
 from harness.models.load import family_of
 
 
@@ -58,6 +62,39 @@ def _causal_hidden(model, prompts, cands, pad, device):
     return torch.cat([h_last.repeat_interleave(K, 0)[:, None], h2], 1)
 
 
+def _causal_packed_hidden(model, prompts, cands, pad, device):
+    """The same [B*K, Cmax, H] as ``_causal_hidden`` from one packed row per example (see the module doc)."""
+    B, K = len(prompts), len(cands)
+    conts = [c[:-1] for c in cands]
+    starts = torch.tensor([0] + [len(c) for c in conts], device=device).cumsum(0)[:-1]  # offsets after the prompt
+    ids, mask = pad_rows([p + [t for c in conts for t in c] for p in prompts],
+                         max(map(len, prompts)) + sum(map(len, conts)), pad, device)
+    pos, branch = _packed_positions(prompts, conts, ids.shape, device)
+    seq = torch.where(mask.bool(), 0, -1)
+    attn = block_causal_mask(seq, model.get_input_embeddings().weight.dtype, branch)
+    h = model.base_model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False).last_hidden_state
+    lens = torch.tensor([len(p) for p in prompts], device=device)
+    j = torch.arange(max(len(c) for c in cands), device=device)
+    col = lens[:, None, None] + starts[None, :, None] + j[None, None, :] - 1  # hidden j-1 of candidate k predicts j
+    col = torch.where(j == 0, lens[:, None, None] - 1, col).clamp_max(ids.shape[1] - 1)  # j = 0: the prompt's last
+    return h[torch.arange(B, device=device)[:, None, None], col].reshape(B * K, len(j), -1)
+
+
+def _packed_positions(prompts, conts, shape, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(position ids, branch ids) of the packed ranking rows: the prompt 0..P-1 on branch 0, candidate k at
+    P.. on branch k+1 (padding: position 0, branch 0; its seq id -1 keeps it apart)."""
+    pos = torch.zeros(shape, dtype=torch.long)
+    branch = torch.zeros(shape, dtype=torch.long)
+    for b, p in enumerate(prompts):
+        pos[b, :len(p)] = torch.arange(len(p))
+        at = len(p)
+        for k, c in enumerate(conts):
+            pos[b, at:at + len(c)] = len(p) + torch.arange(len(c))
+            branch[b, at:at + len(c)] = k + 1
+            at += len(c)
+    return pos.to(device), branch.to(device)
+
+
 def _seq2seq_hidden(model, prompts, cands, pad, start, device):
     B, K = len(prompts), len(cands)
     ids, mask = pad_rows(prompts, max(len(p) for p in prompts), pad, device)
@@ -68,14 +105,17 @@ def _seq2seq_hidden(model, prompts, cands, pad, start, device):
 
 
 def batch_label_scores(model, prompts: list[list[int]], cands: list[list[int]], *, pad_id: int,
-                       decoder_start_id: int | None = None, head_params=None) -> torch.Tensor:
-    """[B, K] float32 sum of log p(candidate k tokens | prompt b) for one batch of prompts."""
+                       decoder_start_id: int | None = None, head_params=None, packed: bool = True) -> torch.Tensor:
+    """[B, K] float32 sum of log p(candidate k tokens | prompt b) for one batch of prompts (``packed``: see the
+    module doc; ignored for seq2seq and under flash_attention_2)."""
     device = model.device
     B, K = len(prompts), len(cands)
     if min(len(c) for c in cands) < 1 or min(len(p) for p in prompts) < 1:
         raise ValueError("every prompt and candidate needs at least one token")
     if family_of(model.config) == "causal":
-        hidden = _causal_hidden(model, prompts, cands, pad_id, device)
+        flash = "flash" in str(getattr(model.config, "_attn_implementation", ""))
+        causal = _causal_packed_hidden if packed and not flash else _causal_hidden
+        hidden = causal(model, prompts, cands, pad_id, device)
     else:
         if decoder_start_id is None:
             raise ValueError("seq2seq ranking needs the model config's decoder_start_token_id")
@@ -90,7 +130,8 @@ def batch_label_scores(model, prompts: list[list[int]], cands: list[list[int]], 
 
 
 def rank_scores(model, tokenizer, examples: list[Example], labels: list[str] | tuple[str, ...],
-                template: Template, *, batch_examples: int = 16, head_params=None) -> np.ndarray:
+                template: Template, *, batch_examples: int = 16, head_params=None, packed: bool = True
+                ) -> np.ndarray:
     """[N, K] float32 candidate log-likelihoods for every example (all ranks get the full, same array)."""
     if not examples:
         raise ValueError("no examples to rank")
@@ -101,7 +142,7 @@ def rank_scores(model, tokenizer, examples: list[Example], labels: list[str] | t
 
     def score(idx: list[int]) -> np.ndarray:
         return batch_label_scores(model, [enc.prompt_ids[i] for i in idx], cands, pad_id=enc.pad_id,
-                                  decoder_start_id=start, head_params=head_params).cpu().numpy()
+                                  decoder_start_id=start, head_params=head_params, packed=packed).cpu().numpy()
 
     out = np.full((len(examples), len(cands)), np.nan, dtype=np.float32)
     for idx, s in sharded_batches(model, len(examples), batch_examples, score,

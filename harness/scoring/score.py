@@ -7,6 +7,9 @@ identical at world size 1 and 2 and after kill -9 + resume. The unit of work is 
 not marked done is scored again in full (same composition, same bits) - which is what "score only the missing
 rows" means here.
 
+Causal models score packed batches by default (scoring.packing: a batch's examples concatenated into rows, attention
+confined to each example, harness.data.tokenize.pack), padded ones with ``scoring.packing=false`` and for seq2seq.
+
 Per batch and model: one body forward (``label_rows``), then ``harness.kernels.label_logprobs`` on the label rows
 only (never the [tokens, vocab] tensor); score = sum of label-token log-probs incl. EOS (accumulated in float64,
 stored float32), plus the label-token count.
@@ -30,7 +33,7 @@ import torch
 from harness import dist
 from harness.data.examples import Example, fingerprint
 from harness.data.prompts import Template
-from harness.data.tokenize import Encoded, collate, encode, token_budget_batches
+from harness.data.tokenize import Encoded, collate, encode, pack, packed_batches, token_budget_batches
 from harness.kernels import label_logprobs
 from harness.log import info, progress
 from harness.manifest import git_revision, library_versions
@@ -42,12 +45,17 @@ from harness.scoring import store
 # on_batch(k): this process's batch k (0-based, counted over every model) has its scores written and flushed and
 # its done mark not yet; the kill -9 tests' driver (tests/scoring/_score_driver.py) SIGKILLs itself there.
 OnBatch = Callable[[int], None]
+# Packed scoring rows hold at most this many tokens (or one longer example): under sdpa/eager a packed row's
+# block-diagonal mask still costs T^2 attention, so a row of a whole 4096-token batch would waste far more than
+# padding does; rows of 512 keep it to a few per cent at 0.5B shape (flash-attn's varlen path skips it entirely).
+PACK_ROW_TOKENS = 512
 
 
 @torch.no_grad()
 def score_batch(model, batch: dict, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """(sum of label-token log-probs [B] float64, label-token counts [B] int64) for one collated batch."""
-    keys = ("input_ids", "attention_mask", "labels", "decoder_input_ids", "decoder_attention_mask")
+    keys = ("input_ids", "attention_mask", "labels", "decoder_input_ids", "decoder_attention_mask", "position_ids",
+            "seq_ids", "example_index")
     b = {k: batch[k].to(device) for k in keys if k in batch}
     rows = label_rows(model, b)
     head = lm_head_of(model)
@@ -58,11 +66,21 @@ def score_batch(model, batch: dict, device: torch.device | str = "cpu") -> tuple
     return sums.cpu(), counts.cpu()
 
 
-def plan_batches(enc: Encoded, tokens_per_batch: int) -> list[list[int]]:
-    """Token-budget batches over the whole dataset (independent of world size and of what is already done)."""
+def plan_batches(enc: Encoded, tokens_per_batch: int, packing: bool = False) -> list[list[int]]:
+    """Token-budget batches over the whole dataset (independent of world size and of what is already done):
+    packed (causal models with ``packing``: the batch's tokens within the budget) or padded (rows x longest)."""
     if tokens_per_batch <= 0:
         raise ValueError(f"scoring.tokens_per_batch must be > 0, got {tokens_per_batch}")
-    return token_budget_batches(enc, list(range(len(enc))), tokens_per_batch)
+    plan = packed_batches if packing and enc.family == "causal" else token_budget_batches
+    return plan(enc, list(range(len(enc))), tokens_per_batch)
+
+
+def make_batch(enc: Encoded, indices: list[int], packing: bool = False) -> dict:
+    """One scoring batch: packed into rows of at most ``PACK_ROW_TOKENS`` (or the batch's longest example) for
+    causal models with ``packing``, else padded."""
+    if not (packing and enc.family == "causal"):
+        return collate(enc, indices)
+    return pack(enc, indices, max(PACK_ROW_TOKENS, max(enc.n_tokens(i) for i in indices)))
 
 
 @dataclass
@@ -72,7 +90,7 @@ class ModelSpec:
 
 
 def score_model(model, enc: Encoded, batches: list[list[int]], arrays: store.ModelArrays, *, name: str,
-                device, counter: list[int], on_batch: OnBatch | None = None) -> int:
+                device, counter: list[int], on_batch: OnBatch | None = None, packing: bool = False) -> int:
     """Score this rank's share of the not-done batches into ``arrays``. Returns examples scored.
     ``counter[0]`` counts this process's batches over every model (the index ``on_batch`` receives)."""
     done = np.asarray(arrays.done)
@@ -85,7 +103,7 @@ def score_model(model, enc: Encoded, batches: list[list[int]], arrays: store.Mod
     t0 = time.perf_counter()
     with progress(f"score {name}", n_mine, unit="ex") as bar:
         for b in mine:
-            sums, counts = score_batch(model, collate(enc, b), device)
+            sums, counts = score_batch(model, make_batch(enc, b, packing), device)
             before_done = partial(on_batch, counter[0]) if on_batch is not None else None
             arrays.write(np.asarray(b, dtype=np.int64), sums.to(torch.float32).numpy(), counts.numpy(),
                          before_done=before_done)
@@ -144,6 +162,7 @@ def run_scoring(cfg, examples: list[Example], template: Template, tokenizer, run
         "template_hash": template.hash,
         "n_examples": len(examples),
         "tokens_per_batch": cfg.scoring.tokens_per_batch,
+        "packing": cfg.scoring.packing,
         "dtype": str(pick_dtype(cfg.model.dtype, device)).replace("torch.", ""),
         "device_type": device.type,
         "library_versions": library_versions(),
@@ -159,13 +178,16 @@ def run_scoring(cfg, examples: list[Example], template: Template, tokenizer, run
         key = (family, getattr(config, "decoder_start_token_id", None))
         if key not in encoded:
             enc = encode(examples, tokenizer, template, family, decoder_start_id=key[1])
-            encoded[key] = enc, plan_batches(enc, cfg.scoring.tokens_per_batch)
+            encoded[key] = enc, plan_batches(enc, cfg.scoring.tokens_per_batch, cfg.scoring.packing)
+            if cfg.scoring.packing and family != "causal":
+                info(f"scoring.packing: {s.name} is seq2seq, scored on padded batches (packing is for causal models)")
         enc, batches = encoded[key]
         arrays = store.open_arrays(scores_dir, s.name, len(examples), "r+")
         model = build_model(s.spec, vocab_size=len(tokenizer), dtype=cfg.model.dtype, device=device,
                             attn_impl=cfg.model.attn_impl, quantize=cfg.model.quantize, **ids).eval()
         model.requires_grad_(False)
-        score_model(model, enc, batches, arrays, name=s.name, device=device, counter=counter, on_batch=on_batch)
+        score_model(model, enc, batches, arrays, name=s.name, device=device, counter=counter, on_batch=on_batch,
+                    packing=cfg.scoring.packing)
         del model
         dist.barrier()
         if dist.rank() == 0:

@@ -28,8 +28,11 @@ def _check(mode: str) -> None:
 
 
 def tokens_per_example(batch: dict, family: str) -> torch.Tensor:
-    """Label tokens [B] each example of ``batch`` contributes to the loss (the rows the kernel sees)."""
+    """Label tokens [B] each example of ``batch`` contributes to the loss (the rows the kernel sees); a packed
+    batch (harness.data.tokenize.pack) counts per example slot, not per row."""
     mask, _ = label_positions(batch, family)
+    if "seq_ids" in batch:
+        return torch.bincount(batch["seq_ids"][:, 1:][mask], minlength=int(batch["example_index"].numel()))
     return mask.sum(dim=1)
 
 

@@ -9,7 +9,11 @@ in one copy. Data order: harness.train.data (the same global batches at any worl
 
 metrics.jsonl keys (fixed): step, epoch, loss, grad_norm, lr, tokens_per_s (non-pad tokens per second, per
 process), mfu, peak_mem_gb, step_time_s; FLOPs per token and the peak are defined in harness.train.metrics
-(seq = the step's mean padded row length).
+(seq = the step's mean padded row length; packed: this rank's mean example length, the attention span).
+
+Micro-batches of causal models are packed by default (train.packing, train.tokens_per_micro_batch: the same
+examples concatenated into rows, attention confined to each example; harness.data.tokenize.pack): the step's
+examples, normaliser and objective are those of the padded micro-batches, only the padding FLOPs go.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import torch
 from harness import dist, log
 from harness.config import RunConfig
 from harness.data.prompts import get_template
-from harness.data.tokenize import collate, encode
+from harness.data.tokenize import collate, encode, pack
 from harness.models.load import family_of, resolve_config
 from harness.models.tokenizer import run_tokenizer
 from harness.run import RunDir, atomic_write_json
@@ -166,6 +170,11 @@ class Trainer:
         self.family = family_of(self.mcfg)
         self.enc = encode(self.splits.train, tok, self.template, self.family,
                           decoder_start_id=getattr(self.mcfg, "decoder_start_token_id", None))
+        self.packed = self.tc.packing and self.family == "causal"
+        if self.tc.packing and not self.packed:
+            log.info("train.packing: seq2seq models train on padded micro-batches (packing is for causal models)")
+        if self.packed and self.tc.tokens_per_micro_batch <= 0:
+            raise ValueError(f"train.tokens_per_micro_batch must be > 0, got {self.tc.tokens_per_micro_batch}")
         self.world, gas = dist.world(), self.tc.grad_accum
         self.gbs = self.tc.micro_batch * gas * self.world
         self.steps_per_epoch = len(self.enc) // self.gbs
@@ -175,6 +184,7 @@ class Trainer:
         log.info(f"train: {len(self.enc)} examples, global batch {self.gbs} ({self.tc.micro_batch} x {gas} x "
                  f"{self.world} ranks), {self.steps_per_epoch} steps/epoch, {self.total} steps; "
                  f"{dropped(len(self.enc), self.gbs)} examples/epoch dropped (partial last batch); "
+                 f"{f'packed rows of <= {self.tc.tokens_per_micro_batch} tokens' if self.packed else 'padded rows'}; "
                  f"{'weights ' + self.tc.weights_file if self.weights is not None else 'plain SFT'}")
 
     def _build_engine(self) -> None:
@@ -191,11 +201,17 @@ class Trainer:
         self.n_matmul = tm.matmul_params(model)
 
     # ---- one optimizer step ------------------------------------------------------------------------------
+    def _batch(self, idx: list[int]) -> dict:
+        """One micro-batch on the host: packed (causal, train.packing) or padded."""
+        if self.packed:
+            return pack(self.enc, idx, self.tc.tokens_per_micro_batch)
+        return collate(self.enc, idx)
+
     def train_step(self, global_batch: list[int]) -> dict:
         """Forward/backward over this rank's micro-batches of ``global_batch``, one optimizer step; the record."""
         t0 = time.perf_counter()
         micro = rank_micro_batches(global_batch, self.enc, rank=dist.rank(), world=self.world, gas=self.tc.grad_accum)
-        batches = [collate(self.enc, idx) for idx in micro]
+        batches = [self._batch(idx) for idx in micro]
         normaliser = step_normaliser(batches, self.family, self.tc.norm_mode)
         step_loss = torch.zeros((), dtype=torch.float64, device=self.device)
         for idx, b in zip(micro, batches):
@@ -207,7 +223,8 @@ class Trainer:
         loss, grad_norm = step_readout(step_loss, self.engine.grad_norm())
         dt = time.perf_counter() - t0
         n_tok = sum(int(b["attention_mask"].sum()) for b in batches)  # host tensors: no device sync
-        seq = sum(b["input_ids"].shape[1] for b in batches) / len(batches)
+        seq = (n_tok / sum(len(m) for m in micro) if self.packed  # packed: the mean example length
+               else sum(b["input_ids"].shape[1] for b in batches) / len(batches))
         tps = n_tok / dt
         mfu = tps * tm.flops_per_token(self.mcfg, self.n_matmul, seq) / self.peak if self.peak else None
         return {"step": self.step + 1, "epoch": self.epoch, "loss": loss, "grad_norm": grad_norm,

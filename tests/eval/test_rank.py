@@ -124,8 +124,27 @@ def test_rank_two_ranks_equal_single_process_and_equal_forward_counts(tok, tmp_p
         r0, r1 = both[0][spec], both[1][spec]
         assert r0["scores"] == r1["scores"]  # every rank holds the same gathered result
         # 5 examples, shards of 3 and 2, batches of 2: rank 1 runs a dummy batch. Per batch the causal body
-        # runs twice (prompt, then continuations over the cache), the T5 encoder once.
-        assert r0["calls"] == r1["calls"] == 2 * (2 if spec == "tiny-qwen2" else 1)
+        # runs once (the prompt and its candidates packed into one row; the KV-cache path ran it twice), the T5
+        # encoder once.
+        assert r0["calls"] == r1["calls"] == 2 * 1
         single = ranking.rank_scores(model(spec, tok), tok, examples(5), SEMEVAL_19, TPL, batch_examples=2)
         np.testing.assert_allclose(np.array(r0["scores"]), single, rtol=0, atol=1e-4)
         assert (np.array(r0["scores"]).argmax(1) == single.argmax(1)).all()
+
+
+@pytest.mark.parametrize("spec", ["tiny-qwen2", "tiny-qwen2-tied"])
+def test_packed_ranking_equals_kv_cache_ranking(tok, spec):
+    """Prompt once with every candidate packed after it (one body call) = prompt through a KV cache expanded over
+    the candidates: fp32 scores to float64-reference tolerance, the same rankings."""
+    m = model(spec, tok)
+    exs = examples(5)
+    calls = []
+    m.base_model.register_forward_hook(lambda *a: calls.append(1))
+    packed = ranking.rank_scores(m, tok, exs, SEMEVAL_19, TPL, batch_examples=2)
+    assert len(calls) == 3  # one body call per batch of 2 (5 examples)
+    kv = ranking.rank_scores(m, tok, exs, SEMEVAL_19, TPL, batch_examples=2, packed=False)
+    assert len(calls) == 3 + 6
+    np.testing.assert_allclose(packed, kv, rtol=1e-5, atol=1e-4)
+    assert (packed.argmax(1) == kv.argmax(1)).all()
+    ref = reference_scores(m, tok, exs, SEMEVAL_19).numpy()
+    np.testing.assert_allclose(packed, ref, rtol=1e-5, atol=1e-4)

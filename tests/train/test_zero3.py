@@ -1,12 +1,17 @@
 """Real 2-process ZeRO-3 runs on CPU (gloo, fp32) against single-process plain-torch runs of the same loss.
 
 One module-scoped set of runs serves every assertion (each 2-rank start costs ~15 s here):
-  plain-untied   plain torch, tiny-qwen2 (untied head), micro 4, no weights file
+  plain-untied   plain torch, tiny-qwen2 (untied head), micro 4, no weights file (packed: the default)
+  plain-padded   as plain-untied with train.packing=false (the padded path)
   plain-tied     plain torch, tiny-qwen2-tied, micro 4
   ds-untied      2 ranks ZeRO-3, micro 2 x GAS 1, weights file of all ones, evaluation on; exports
   ds-tied        2 ranks ZeRO-3, tied head, micro 1 x GAS 2
   ds-killed      as ds-untied, every rank SIGKILLs itself after step 4 (checkpoint at step 3), then --resume
   two-node       torchrun --nnodes 2 (two node ranks on loopback, one process each), as ds-untied
+  ds-rows        2 ranks ZeRO-3, micro 2, packed rows of <= 72 tokens (the synthetic examples are 34-40 tokens:
+                 some micro-batches are one packed row, others two rows padded to the longest)
+Every causal run here packs its micro-batches (train.packing defaults to true), so the ZeRO-3 runs above are packed
+2-rank runs checked against packed single-process runs.
 """
 
 import json
@@ -100,6 +105,7 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("zero3")
     r = {"base": base}
     r["plain_untied"] = _plain(base / "plain_untied", ["train.micro_batch=4"])
+    r["plain_padded"] = _plain(base / "plain_padded", ["train.micro_batch=4", "train.packing=false"])
     r["plain_tied"] = _plain(base / "plain_tied", ["model.large=tiny-qwen2-tied", "train.micro_batch=4"])
     # a weights file of all ones for this dataset and template (plain SFT in disguise)
     cfg = load_config(None, COMMON)
@@ -122,7 +128,22 @@ def runs(tmp_path_factory):
     (half / "mp_rank_00_model_states.pt").write_bytes(b"truncated")
     _torchrun(base / "ds_killed", ones + ["train.micro_batch=2"], "--resume")
     _two_node(base / "two_node", ["train.micro_batch=1", "train.grad_accum=2"])
+    _torchrun(base / "ds_rows", ["train.micro_batch=2", "train.tokens_per_micro_batch=72"])
     return r
+
+
+def test_packed_plain_run_equals_padded_plain_run(runs):
+    torch.testing.assert_close(torch.tensor(runs["plain_untied"]["losses"]),
+                               torch.tensor(runs["plain_padded"]["losses"]), rtol=1e-5, atol=1e-6)
+    for k, v in runs["plain_padded"]["params"].items():
+        torch.testing.assert_close(runs["plain_untied"]["params"][k], v, rtol=1e-4, atol=2e-5, msg=k)
+
+
+def test_zero3_packed_rows_losses_equal_plain_torch(runs):
+    ds = _metrics(runs["base"] / "ds_rows")
+    assert len(ds) == 8
+    torch.testing.assert_close(torch.tensor([ds[s] for s in sorted(ds)]),
+                               torch.tensor(runs["plain_untied"]["losses"]), rtol=1e-5, atol=1e-5)
 
 
 def test_zero3_untied_losses_and_params_equal_plain_torch(runs):
