@@ -128,6 +128,17 @@ def atomic_write_json(path: str | Path, data) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def atomic_write_jsonl(path: str | Path, rows) -> Path:
+    """One JSON object per line (UTF-8, non-ASCII kept), atomically."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    return atomic_write(path, write)
+
+
 def atomic_write_dir(path: str | Path, write: Callable[[Path], None]) -> Path:
     """``write(tmp_dir)`` fills a fresh folder beside ``path``, which then replaces ``path`` (the old folder is
     removed first: a crash between the two leaves no ``path`` rather than a mixed one)."""

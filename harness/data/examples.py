@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.manifest import iter_jsonl
-from harness.run import atomic_write
+from harness.run import atomic_write_jsonl
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,8 @@ def fingerprint(examples: list[Example]) -> str:
 
 
 def write_jsonl(examples: list[Example], path: str | Path) -> None:
-    """One example per line, written atomically (``harness.run.atomic_write``)."""
-
-    def write(tmp: Path) -> None:
-        with tmp.open("w", encoding="utf-8") as f:
-            for ex in examples:
-                f.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
-
-    atomic_write(path, write)
+    """One example per line, written atomically."""
+    atomic_write_jsonl(path, (ex.to_json() for ex in examples))
 
 
 def read_examples_jsonl(path: str | Path) -> list[Example]:

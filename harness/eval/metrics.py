@@ -86,17 +86,18 @@ def _relations_view(gold, pred, p, space: LabelSpace) -> dict:
     return {"micro_f1": _micro_f1(gold, p, rel), "macro_f1_relations": _macro_f1(gold, p, rel)}
 
 
-def tacred_scores(gold: list[str], pred: list[str | None], none_label: str | None) -> dict:
+def tacred_scores(gold: list[str], pred: list[str | None], none_label: str | None, *,
+                  empty_precision: float = 1.0) -> dict:
     """The official TACRED scorer's micro-averaged P/R/F1 (Zhang et al. 2017, tacred-relation utils/scorer.py),
     as fractions: P = correct / predicted relations, R = correct / gold relations, where a relation is any
     label but ``none_label`` and correct means prediction == gold != ``none_label``; P = 1 with no predicted
-    relation, R = 0 with no gold relation, F1 = 0 when P + R = 0. An invalid prediction (None) is not
-    ``none_label``: it counts as a predicted relation, and a wrong one."""
+    relation (``empty_precision``: QA4RE's reference uses 0), R = 0 with no gold relation, F1 = 0 when P + R = 0.
+    An invalid prediction (None) is not ``none_label``: it counts as a predicted relation, and a wrong one."""
     p = [INVALID if x is None else x for x in pred]
     guessed = sum(x != none_label for x in p)
     golds = sum(g != none_label for g in gold)
     correct = sum(g == x and x != none_label for g, x in zip(gold, p))
-    prec = correct / guessed if guessed else 1.0
+    prec = correct / guessed if guessed else empty_precision
     rec = correct / golds if golds else 0.0
     f1 = 2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0
     return {"precision": prec, "recall": rec, "f1": f1, "n_correct": correct, "n_predicted": guessed,

@@ -10,20 +10,15 @@ official score is a percentage, as the official scorer prints it.
 from __future__ import annotations
 
 from harness.data.labels import SEMEVAL_19
+from harness.eval.metrics import tacred_scores
 from harness.eval.semeval import semeval_scores
 
 
 def micro_prf(gold: list[str], pred: list[str], nota: str) -> dict:
+    """The TACRED scorer's micro P/R/F1 with NoTA as the none label; P = 0 when nothing but NoTA is predicted."""
     if len(gold) != len(pred):
         raise ValueError(f"gold has {len(gold)} labels but pred has {len(pred)}")
-    n_pred = sum(p != nota for p in pred)
-    n_gold = sum(g != nota for g in gold)
-    correct = sum(g == p != nota for g, p in zip(gold, pred))
-    prec = correct / n_pred if n_pred else 0.0
-    rec = correct / n_gold if n_gold else 0.0
-    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    return {"precision": prec, "recall": rec, "f1": f1, "n_correct": correct, "n_predicted": n_pred,
-            "n_gold": n_gold}
+    return tacred_scores(gold, pred, nota, empty_precision=0.0)
 
 
 def qa4re_metrics(gold: list[str], pred: list[str], nota: str, space_name: str) -> dict:

@@ -12,7 +12,6 @@ there the best relation option is the weak label).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from harness.data.labels import LabelSpace
 from harness.qa4re.metrics import qa4re_metrics
 from harness.qa4re.prompts import QASet, Question, build_questions, letters, qa_set_for
 from harness.qa4re.score import option_probs, option_scores
-from harness.run import atomic_write
+from harness.run import atomic_write_jsonl
 
 
 def questions_for(examples: list[Example], space: LabelSpace, shuffle_seed: int | None,
@@ -71,10 +70,4 @@ def weak_label_row(rec: dict, space: LabelSpace) -> dict:
 
 def write_rows(path: str | Path, rows: list[dict]) -> Path:
     """One JSON object per line, atomically."""
-
-    def write(tmp: Path) -> None:
-        with tmp.open("w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-    return atomic_write(path, write)
+    return atomic_write_jsonl(path, rows)
