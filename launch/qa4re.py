@@ -24,6 +24,7 @@ from pathlib import Path
 from harness import dist, log
 from harness.cli import InputError, input_errors, run_main
 from harness.run import RunDir, atomic_write_json
+from harness.runstate import claim_run_folder
 
 
 def parse_args(argv=None):
@@ -65,8 +66,6 @@ def load_model(cfg, spec: str, splits, run: RunDir):
 
 def main(argv=None) -> int:
     from harness.config import load_config
-    from harness.data.dataset import prepare_splits
-    from harness.qa4re.stage import records_metrics, score_examples, weak_label_row, write_rows
 
     args = parse_args(argv)
     cfg = load_config(args.config, args.set)
@@ -75,6 +74,21 @@ def main(argv=None) -> int:
     run = RunDir(cfg.run_dir)
     split = "train" if args.cmd == "label" else args.split
     dist.init()
+    lock = claim_run_folder(run.root, "qa4re", lambda: None)  # one stage at a time in a run folder (RunFolderBusy)
+    try:
+        _run(args, cfg, run, split)
+    finally:
+        if lock is not None:
+            lock.release()
+    dist.barrier()
+    dist.destroy()
+    return 0
+
+
+def _run(args, cfg, run: RunDir, split: str) -> None:
+    from harness.data.dataset import prepare_splits
+    from harness.qa4re.stage import records_metrics, score_examples, weak_label_row, write_rows
+
     with input_errors():  # data readers (file:line), a label space without QA4RE templates
         splits = prepare_splits(cfg.data, run.data, is_writer=dist.rank() == 0, wait=dist.barrier)
         examples = getattr(splits, split)
@@ -105,9 +119,6 @@ def main(argv=None) -> int:
             out = Path(args.out) if args.out else run.qa4re.weak_labels
             write_rows(out, [weak_label_row(r, splits.label_space) for r in records])
             log.info(f"weak labels -> {out} (use: --set data.weak_labels={out})")
-    dist.barrier()
-    dist.destroy()
-    return 0
 
 
 if __name__ == "__main__":

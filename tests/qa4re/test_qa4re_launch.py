@@ -65,6 +65,21 @@ def test_qa4re_label_refuses_weak_labels_input_and_unknown_space(tmp_path, capsy
     assert "no QA4RE templates for label space 'custom'" in capsys.readouterr().err
 
 
+
+def test_qa4re_refuses_a_run_folder_in_use_and_frees_it(tmp_path, capsys):
+    """One stage at a time per run folder: a held lock (a training run there) is refused with exit 2; a finished
+    or failed qa4re run leaves the folder free (the same process can run again)."""
+    from harness.runstate import RunLock
+
+    mod = launch_qa4re()
+    argv = ["eval", "--split", "test", "--set", f"run_dir={tmp_path}", *SETS, "--batch-examples", "4"]
+    with RunLock(tmp_path, "train"):
+        assert run_main(mod.main, argv) == 2
+    assert "in use by train" in capsys.readouterr().err
+    bad = [*argv, "--set", "data.synthetic_size=-1"]
+    assert run_main(mod.main, bad) == 2  # an input error inside the claimed folder releases it
+    assert run_main(mod.main, argv) == 0
+
 @pytest.mark.slow
 def test_qa4re_weak_labels_experiment_end_to_end(tmp_path):
     """The embedded default with --weak-labels qa4re: QA4RE labels -> scoring -> ATLANTIS vs SFT (~3 min, 1 rank)."""
