@@ -21,7 +21,8 @@ from harness.run import atomic_write_jsonl
 from harness.train import preference as pref
 from harness.train.dpo import DPOTrainer, Objective, PreferenceLoss, preference_losses, run_dpo
 
-WORDS = "the a cat dog sat on mat ran far away quickly slowly red blue green house tree river".split()
+WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "ran", "far", "away", "quickly", "slowly", "red", "blue",
+         "green", "house", "tree", "river"]
 
 
 def write_pairs(path, n=16, seed=0, identical=(3,)):
