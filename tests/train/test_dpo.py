@@ -18,6 +18,7 @@ from harness.data.tokenize import Encoded, collate, pack
 from harness.manifest import ManifestMismatch
 from harness.models.load import build_model
 from harness.run import atomic_write_jsonl
+from harness.runstate import ConfigMismatch
 from harness.train import preference as pref
 from harness.train.dpo import DPOTrainer, Objective, PreferenceLoss, preference_losses, run_dpo
 
@@ -174,6 +175,8 @@ def test_dpo_resume_after_stop_equals_uninterrupted(tmp_path):
     with pytest.raises(Stop):
         run_dpo(dpo_cfg(tmp_path / "run", pairs, "train.save_every=2"), export=False, on_step=stop)
     assert [r["step"] for r in _metrics(tmp_path / "run")] == [1, 2, 3]
+    with pytest.raises(ConfigMismatch, match=r"dpo\.beta: 0\.1 there, 0\.2 now"):
+        run_dpo(dpo_cfg(tmp_path / "run", pairs, "train.save_every=2", "dpo.beta=0.2"), resume=True, export=False)
     run_dpo(dpo_cfg(tmp_path / "run", pairs, "train.save_every=2"), resume=True, export=False)
     straight = run_dpo(dpo_cfg(tmp_path / "straight", pairs), export=False)
     resumed = _metrics(tmp_path / "run")
@@ -207,6 +210,33 @@ def test_dpo_reference_scores_refused_for_other_pairs_or_model(tmp_path):
     with pytest.raises(ManifestMismatch, match="no reference scores"):
         trainer.prepare().build()
     trainer.release_files()
+
+
+def test_dpo_reference_pass_interrupted_then_resumed_is_bitwise_a_straight_pass(tmp_path):
+    pairs = write_pairs(tmp_path / "pairs.jsonl", n=8)
+    sets = ("train.epochs=1", "dpo.ref_tokens_per_batch=64")  # several scoring batches
+
+    def die(batch):  # batch 2's values are written, its done marks not yet
+        if batch == 2:
+            raise Stop
+
+    for run, hook in (("cut", die), ("cut", None), ("straight", None)):
+        trainer = DPOTrainer(dpo_cfg(tmp_path / run, pairs, *sets))
+        try:
+            trainer.prepare()
+            if hook is None:
+                trainer.score_reference()
+            else:
+                with pytest.raises(Stop):
+                    trainer.score_reference(on_batch=hook)
+                done = pref.PairArrays(*(pref.store.open_arrays(tmp_path / run / "dpo_ref", s, 8, "r")
+                                         for s in pref.SIDES)).done
+                assert 0 < done.sum() < 16  # part done: batches 0 and 1 (and batch 2's chosen rows at most)
+        finally:
+            trainer.release_files()
+    for name in ("chosen.f32", "rejected.f32", "chosen.ntok.i32", "rejected.ntok.i32"):
+        assert (tmp_path / "cut" / "dpo_ref" / name).read_bytes() == \
+            (tmp_path / "straight" / "dpo_ref" / name).read_bytes(), name
 
 
 # ---- the pairs reader and the entry point ---------------------------------------------------------------

@@ -3,6 +3,8 @@ plain-torch run of the same objective, per step:
 
   plain   run_dpo in-process, 16 crafted pairs (tests/train/fixtures/dpo_pairs.jsonl), micro 4 pairs x GAS 1
   ds      torchrun --nproc_per_node 2 launch/dpo.py --ds ds_configs/cpu_test.json, micro 1 pair x GAS 2 x 2 ranks
+  killed  as ds through tests/train/dpo_driver.py: every rank SIGKILLs itself after step 6 (checkpoint at step 4),
+          then the same command with --resume
 Reference pass: batches of <= 128 tokens (several per rank at world size 2).
 Both: conservative DPO (label smoothing 0.1, beta 0.5), lr 1e-3, 2 epochs = 8 steps, packed micro-batches. The
 global batches of pairs are the same at both world sizes (harness.train.data), so every logged value of a step
@@ -54,15 +56,25 @@ def runs(tmp_path_factory):
     plain = run_dpo(load_config(None, COMMON + ["train.micro_batch=4", f"run_dir={base / 'plain'}"]))
     params = {k: v.detach().clone() for k, v in plain["engine"].model.state_dict().items()}
     del plain
+    sets = COMMON + ["train.micro_batch=1", "train.grad_accum=2"]
+    _torchrun(ROOT / "launch" / "dpo.py", sets + [f"run_dir={base / 'ds'}"])
+    killed = sets + [f"run_dir={base / 'killed'}"]
+    rc = _torchrun(ROOT / "tests" / "train" / "dpo_driver.py", killed, "--kill-after", "6", check=False)
+    steps = [r["step"] for r in _metrics(base / "killed")]
+    _torchrun(ROOT / "launch" / "dpo.py", killed, "--resume", "--no-export")
+    return {"base": base, "params": params, "killed_rc": rc, "killed_steps": steps}
+
+
+def _torchrun(script: Path, sets: list[str], *extra: str, check: bool = True) -> int:
     env = {**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    sets = COMMON + ["train.micro_batch=1", "train.grad_accum=2", f"run_dir={base / 'ds'}"]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_port()),
-           str(ROOT / "launch" / "dpo.py"), "--ds", str(ROOT / "ds_configs" / "cpu_test.json"), "--dist-timeout",
-           "120", *[f"--set={s}" for s in sets]]
+           str(script), "--ds", str(ROOT / "ds_configs" / "cpu_test.json"), "--dist-timeout", "120",
+           *[f"--set={s}" for s in sets], *extra]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-    assert out.returncode == 0, f"torchrun failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
-    return {"base": base, "params": params}
+    if check:
+        assert out.returncode == 0, f"torchrun failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
+    return out.returncode
 
 
 def test_dpo_zero3_two_ranks_equal_plain_torch_per_step(runs):
@@ -89,3 +101,11 @@ def test_dpo_zero3_reference_scores_bitwise_equal_at_world_size_two(runs):
     for name in ("chosen.f32", "rejected.f32", "chosen.ntok.i32", "rejected.ntok.i32"):
         one = (runs["base"] / "plain" / "dpo_ref" / name).read_bytes()
         assert one == (runs["base"] / "ds" / "dpo_ref" / name).read_bytes(), name
+
+
+def test_dpo_zero3_kill9_resume_reproduces_uninterrupted(runs):
+    assert runs["killed_rc"] != 0 and runs["killed_steps"] == list(range(1, 7))  # died after step 6
+    resumed, full = _metrics(runs["base"] / "killed"), _metrics(runs["base"] / "ds")
+    assert [r["step"] for r in resumed] == list(range(1, 9))  # steps 5, 6 re-run from the step-4 checkpoint, once
+    for k in (*KEYS, "reward_accuracy", "grad_norm"):
+        np.testing.assert_allclose([r[k] for r in resumed], [r[k] for r in full], rtol=1e-6, atol=1e-7, err_msg=k)
