@@ -25,7 +25,9 @@ for every loss). ``train.micro_batch`` counts pairs; ``train.norm_mode`` does no
 metrics.jsonl: the trainer's fixed keys (loss = the step's mean pair loss) plus the standard DPO metrics (TRL's
 names in the comments), over the step's pairs, with rewards r = beta * (pi - ref):
     rewards_chosen (rewards/chosen), rewards_rejected (rewards/rejected), reward_margin (rewards/margins: mean
-    r_c - r_r), reward_accuracy (rewards/accuracies: fraction of pairs with r_c > r_r strictly).
+    r_c - r_r), reward_accuracy (rewards/accuracies: fraction of pairs with r_c > r_r strictly; where r_c = r_r
+    up to rounding, as for every pair at step 1 when the reference is the policy, or a pair with identical
+    completions, the comparison is decided by rounding).
 No evaluation runs during DPO (``train.eval_split`` is ignored): the generation part evaluates the exported model.
 """
 

@@ -26,15 +26,16 @@ WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "ran", "far", "away", "qu
          "green", "house", "tree", "river"]
 
 
-def write_pairs(path, n=16, seed=0, identical=(3,)):
+def write_pairs(path, n=16, seed=0, identical=(3,), empty=(5,)):
     """``n`` crafted pairs in the contract's format (uneven lengths; pairs in ``identical`` have chosen ==
-    rejected), written as harness.gen writes them."""
+    rejected, pairs in ``empty`` an empty rejected completion), written as harness.gen writes them."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
         rel = rng.choice(["Cause-Effect", "Component-Whole", "Other"])
         chosen = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))
-        rejected = chosen if i in identical else " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 7)))
+        rejected = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 7)))
+        rejected = chosen if i in identical else "" if i in empty else rejected
         rows.append({"id": f"p{i}", "prompt": f"Write a {rel} sentence about e{i} and f{i}:", "chosen": chosen,
                      "rejected": rejected, "relation": rel, "rule": "crafted", "extra": i})
     atomic_write_jsonl(path, rows)
@@ -89,7 +90,7 @@ def test_dpo_objective_refuses_bad_settings():
 # ---- the loss module against a brute-force float64 model --------------------------------------------------
 def _encoded(seed=0, n_pairs=4, vocab=97):
     """Token ids of ``n_pairs`` pairs (2p chosen, 2p+1 rejected, shared prompt); pair 1's completions are
-    identical."""
+    identical, pair 3's rejected completion is empty (its only label row is EOS)."""
     g = torch.Generator().manual_seed(seed)
     r = lambda lo, hi: torch.randint(3, vocab, (int(torch.randint(lo, hi, (1,), generator=g)),),  # noqa: E731
                                      generator=g).tolist()
@@ -97,7 +98,7 @@ def _encoded(seed=0, n_pairs=4, vocab=97):
     for p in range(n_pairs):
         prompt, c, rej = r(4, 12), r(1, 8), r(1, 8)
         prompts += [prompt, prompt]
-        targets += [c + [1], (c if p == 1 else rej) + [1]]
+        targets += [c + [1], (c if p == 1 else [] if p == 3 else rej) + [1]]
     return Encoded(prompts, targets, "causal", 0, 1, 0)
 
 
@@ -289,3 +290,13 @@ def test_launch_dpo_input_errors_are_one_line(tmp_path, capsys):
         assert run_main(mod.main, args) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(msg) and "\n" not in err, err
+
+
+def test_dpo_modules_import_neither_deepspeed_nor_triton():
+    import subprocess
+    import sys
+
+    code = ("import sys\nsys.modules['deepspeed'] = sys.modules['triton'] = None\n"
+            "import harness.train.preference, harness.train.dpo\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
