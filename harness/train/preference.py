@@ -37,6 +37,7 @@ from harness.scoring import store
 
 PAIR_KEYS = ("id", "prompt", "chosen", "rejected")  # required strings (relation and rule: optional strings)
 SIDES = ("chosen", "rejected")  # the two score arrays (store names) and the sequence order within a pair
+REF_SUBDIR = "dpo_ref"  # the reference scores' folder under the run folder (when dpo.ref_scores is empty)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ def sequence_indices(pair_ids: list[int]) -> list[int]:
 
 # ---- the reference model's log-probs ---------------------------------------------------------------------
 def ref_scores_dir(cfg) -> Path:
-    return Path(cfg.dpo.ref_scores) if cfg.dpo.ref_scores else RunDir(cfg.run_dir).root / "dpo_ref"
+    """``dpo.ref_scores``, else the run folder's ``dpo_ref`` (a scores folder of RunDir's, like scoring.out_dir)."""
+    return Path(cfg.dpo.ref_scores) if cfg.dpo.ref_scores else RunDir(cfg.run_dir, REF_SUBDIR).scores
 
 
 def reference_spec(cfg) -> str:
