@@ -98,6 +98,22 @@ class EvalConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DPOConfig:
+    """Preference optimisation (harness.train.dpo): the policy is ``model.large``, trained by ``train.*``
+    (``train.micro_batch`` counts PAIRS per micro-batch per rank: 2x that many sequences)."""
+    loss: str = "dpo"  # dpo (sigmoid, Rafailov et al. 2023) | ipo (squared, Azar et al. 2023)
+    beta: float = 0.1  # > 0, unitless: DPO's inverse temperature of the implicit reward beta*log(pi/ref);
+    #   IPO's regulariser (the loss pulls the log-ratio margin h to 1/(2*beta) nats)
+    label_smoothing: float = 0.0  # conservative DPO (dpo only): assumed probability in [0, 0.5) that a pair's
+    #   preference is flipped; 0 = plain DPO
+    ipo_average: bool = True  # ipo: log-probs averaged per label token (nats/token, as TRL); false: summed (nats)
+    pairs_file: str = ""  # preference pairs JSONL (format: harness.train.preference); required
+    reference: str = ""  # reference model: preset or checkpoint path ("" = model.large, the policy's own start)
+    ref_scores: str = ""  # folder of the reference log-prob memmaps ("" = <run_dir>/dpo_ref)
+    ref_tokens_per_batch: int = 4096  # reference scoring pass: tokens per packed batch (prompt + completion)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
     run_dir: str = "runs/default"  # everything the run writes lands here
     data: DataConfig = field(default_factory=DataConfig)
@@ -106,6 +122,7 @@ class RunConfig:
     weights: WeightsConfig = field(default_factory=WeightsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    dpo: DPOConfig = field(default_factory=DPOConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -25,9 +25,10 @@ from pathlib import Path
 from harness.cli import InputError
 
 STAGE_SECTIONS = {"train": ("data", "model", "train"), "score": ("data", "model", "scoring", "weights"),
-                  "eval": ("data", "model", "eval")}
+                  "eval": ("data", "model", "eval"), "dpo": ("model", "train", "dpo")}
 NOT_RESULT = {"run_dir", "train.log_every", "train.save_every", "train.eval_every", "train.eval_split",
-              "train.keep_checkpoints", "train.tensorboard", "eval.batch_examples"}
+              "train.keep_checkpoints", "train.tensorboard", "eval.batch_examples",
+              "dpo.ref_scores"}  # dpo.ref_scores: only where the (manifest-checked) reference scores live
 
 
 class ConfigMismatch(InputError):
