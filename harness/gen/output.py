@@ -15,7 +15,7 @@ import dataclasses
 from collections import Counter
 
 from harness.cli import InputError
-from harness.data.examples import Example, fingerprint, write_jsonl
+from harness.data.examples import Example, fingerprint
 from harness.data.registry import dev_split
 from harness.gen.config import GenRunConfig
 from harness.gen.files import GenFiles
@@ -25,6 +25,15 @@ from harness.gen.parse import to_example
 from harness.gen.prompt import Sample, prompt_hash
 from harness.manifest import git_revision, library_versions, read_json, write_manifest
 from harness.run import atomic_write_json, atomic_write_jsonl
+
+
+def reader_record(ex: Example) -> dict:
+    """An example as harness.data.readers.jsonl reads it: the marked text (no spans: the reader derives them)."""
+    return {"id": ex.id, "text": ex.text, "label": ex.label, "split": ex.split, "head": ex.head, "tail": ex.tail}
+
+
+def write_split(examples: list[Example], path) -> None:
+    atomic_write_jsonl(path, (reader_record(ex) for ex in examples))
 
 
 def read_states(files: GenFiles, n: int) -> list[dict]:
@@ -69,11 +78,11 @@ def write_outputs(cfg: GenRunConfig, splits, states: list[dict], files: GenFiles
         raise InputError(f"no training samples: all {metrics['overall']['candidates']} candidates were rejected "
                          f"({metrics['overall']['rejects']}; see {files.rejects}); use a stronger generator, more "
                          "gen.max_steps, or add gold examples with gen.gold_per_relation")
-    write_jsonl(train, files.split("train"))
+    write_split(train, files.split("train"))
     files.split("dev").unlink(missing_ok=True)
     if dev:
-        write_jsonl(dev, files.split("dev"))
-    write_jsonl(splits.test, files.split("test"))
+        write_split(dev, files.split("dev"))
+    write_split(splits.test, files.split("test"))
     manifest = {"stage": "gen", "config": cfg.to_dict(), "prompt_hash": prompt_hash(), "generator": model_id,
                 "data_fingerprints": splits.info["fingerprints"], "label_space": splits.label_space.name,
                 "counts": {"generated": len(generated), "gold": len(gold), "train": len(train), "dev": len(dev),

@@ -3,8 +3,8 @@ accepted sample or as a reject with one of REASONS (counted, written to rejects.
 
 A completion continues the prompt's ``head:``; it is cut at its first newline. The line must read
 ``<head> | tail: <tail> | sentence: <sentence>`` (fields stripped of surrounding spaces). The head is located at
-its first occurrence in the sentence, the tail at its first occurrence that does not overlap the head; <e1>/<e2>
-markers are then inserted (harness.data.markers).
+its first occurrence that leaves room for a non-overlapping tail occurrence, the tail at the first such one;
+<e1>/<e2> markers are then inserted (harness.data.markers). Matching is exact (case and spaces count).
 """
 
 from __future__ import annotations
@@ -48,16 +48,22 @@ def parse_sample(completion: str) -> tuple[Sample | None, str]:
     return Sample(head, tail, sentence), ""
 
 
+def _occurrences(text: str, sub: str) -> list[int]:
+    out, start = [], 0
+    while (i := text.find(sub, start)) >= 0:
+        out.append(i)
+        start = i + 1
+    return out
+
+
 def _spans(head: str, tail: str, sentence: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    hs = sentence.find(head)
-    if hs < 0:
-        return None
-    he = hs + len(head)
-    start = 0
-    while (ts := sentence.find(tail, start)) >= 0:
-        if ts + len(tail) <= hs or ts >= he:
-            return (hs, he), (ts, ts + len(tail))
-        start = ts + 1
+    """The head's first occurrence that has a non-overlapping tail occurrence, and that tail's first one."""
+    tails = _occurrences(sentence, tail)
+    for hs in _occurrences(sentence, head):
+        he = hs + len(head)
+        for ts in tails:
+            if ts + len(tail) <= hs or ts >= he:
+                return (hs, he), (ts, ts + len(tail))
     return None
 
 

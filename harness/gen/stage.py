@@ -65,6 +65,14 @@ def generate(cfg: GenRunConfig, *, overwrite: bool = False, on_step: Callable[[i
     dist.init()
     files = GenFiles(cfg.run_dir)
     lock = claim_run_folder(files.root, "gen", lambda: check_folder(files, cfg, overwrite))
+    try:
+        return _generate(cfg, files, on_step)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _generate(cfg: GenRunConfig, files: GenFiles, on_step) -> dict | None:
     from harness.data.dataset import prepare_splits
 
     with input_errors():
@@ -75,15 +83,18 @@ def generate(cfg: GenRunConfig, *, overwrite: bool = False, on_step: Callable[[i
     states = load_states(files, labels, mine, splits.train, cfg.gen)
     run_steps(model, tok, states, cfg.gen, files, on_step)
     dist.barrier()
-    manifest = None
-    try:
-        if dist.rank() == 0:
+    manifest, err = None, None
+    if dist.rank() == 0:
+        try:
             manifest = write_outputs(cfg, splits, read_states(files, len(labels)), files, model_id)
-            log.info(f"generated {manifest['counts']} -> {files.samples}")
-            print_metrics(read_json(files.metrics, "generation metrics"))
-    finally:
-        if lock is not None:
-            lock.release()
+        except InputError as e:  # no training samples: every rank stops with the same message
+            err = str(e)
+        print_metrics(read_json(files.metrics, "generation metrics"))
+    first = dist.all_gather_object(err)[0]
+    if first is not None:
+        raise InputError(first)
+    if manifest is not None:
+        log.info(f"generated {manifest['counts']} -> {files.samples}")
     return manifest
 
 
