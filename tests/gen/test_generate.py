@@ -98,6 +98,16 @@ def test_generate_refuses_bad_config_and_no_samples(tmp_path, capsys):
     assert "no training samples: all 6 candidates were rejected" in capsys.readouterr().err
 
 
+def test_pairs_and_metrics_commands(uninterrupted, tmp_path, capsys):
+    mod = launch_gen()
+    assert run_main(mod.main, ["pairs", "--run-dir", str(uninterrupted)]) == 0
+    assert GenFiles(uninterrupted).pairs.read_text() == ""  # no valid candidate at all: no pair
+    assert run_main(mod.main, ["metrics", "--run-dir", str(uninterrupted)]) == 0
+    assert "rejects by reason" in capsys.readouterr().out
+    assert run_main(mod.main, ["pairs", "--run-dir", str(tmp_path)]) == 2
+    assert "manifest not found" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def tiny():
     tok = train_tokenizer([render("Lives_In", [Sample("Ann Lee", "Oslo", "Ann Lee lives in Oslo.")], "one-by-one")])
