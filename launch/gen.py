@@ -35,6 +35,8 @@ def parse_args(argv=None):
                        ("metrics", "print the diversity metrics of <run_dir>/metrics.json")):
         s = sub.add_parser(name, help=what)
         s.add_argument("--run-dir", required=True, help="a generate stage's run folder")
+    s.add_argument("--verifier", default="", help="an exported HF model folder: its label ranking of the generated "
+                   "samples -> label agreement (written into metrics.json)")
     return p.parse_args(argv)
 
 
@@ -55,13 +57,9 @@ def main(argv=None, on_step=None) -> int:
 
         pairs(args.run_dir)
     else:
-        from harness.cli import input_errors
-        from harness.gen.files import GenFiles
-        from harness.gen.report import print_metrics
-        from harness.manifest import read_json
+        from harness.gen.stage import metrics
 
-        with input_errors():
-            print_metrics(read_json(GenFiles(args.run_dir).metrics, "generation metrics"))
+        metrics(args.run_dir, args.verifier)
     return 0
 
 

@@ -17,7 +17,7 @@ from harness.gen.output import read_states, write_outputs
 from harness.gen.pairs import build_pairs
 from harness.gen.report import print_metrics
 from harness.manifest import iter_jsonl, read_json, read_manifest
-from harness.run import atomic_write_jsonl
+from harness.run import atomic_write_json, atomic_write_jsonl
 from harness.runstate import ConfigMismatch, claim_run_folder, config_diff
 
 
@@ -119,3 +119,38 @@ def pairs(run_dir: str) -> dict:
     atomic_write_jsonl(files.pairs, rows)
     log.info(f"pairs: {counts} -> {files.pairs}")
     return counts
+
+
+def metrics(run_dir: str, verifier: str = "") -> dict:
+    """Print a finished generate stage's metrics; with ``verifier`` (an exported HF folder) first add its label
+    agreement on the generated samples to metrics.json. Returns the metrics."""
+    from harness.gen.output import generated_examples
+    from harness.gen.verify import verify
+
+    files = GenFiles(run_dir)
+    with input_errors():
+        man = read_manifest(files.manifest)
+        out = read_json(files.metrics, "generation metrics")
+        if verifier:
+            model, tok = _verifier(verifier)
+    if verifier:
+        from harness.data.dataset import read_splits
+
+        splits = read_splits(files.run.data)
+        n = len(list(files.state_dir.glob("*.json")))
+        examples = generated_examples(read_states(files, n))
+        out["verifier"] = {"model": verifier, **verify(model, tok, examples, splits.label_space.labels, splits.template)}
+        atomic_write_json(files.metrics, out)
+    print_metrics(out)
+    if "verifier" in out:
+        log.info(f"verifier label agreement: {out['verifier']['overall']} ({man['counts']['generated']} generated)")
+    return out
+
+
+def _verifier(path: str):
+    from harness.models.load import build_model
+    from harness.models.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(path)
+    model = build_model(path, dtype="float32", device=dist.device_for())
+    return model.eval(), tok
