@@ -14,7 +14,6 @@ A wrong input is one line `error: ...` on stderr and exit status 2 (harness.cli)
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
