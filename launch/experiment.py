@@ -260,7 +260,7 @@ def generate_stage(a, root: Path, cfg, real, shared: RunDir, sets: list[str], ti
     gen_sets = [f"data.{k}={v}" for k, v in data.items()] + [
         f"run_dir={run}", f"model.large={generator}", f"model.dtype={cfg.model.dtype}",
         f"model.attn_impl={cfg.model.attn_impl}",
-        f"model.tokenizer={shared.tokenizer if is_preset(generator) else ''}"]
+        f"model.tokenizer={shared.tokenizer if is_preset(generator) and shared.tokenizer.is_dir() else ''}"]
     gen_sets = (GEN_DEFAULT_SETS if not a.gen_config else []) + gen_sets + list(a.gen_set)
     cmd = launcher(a.nproc) + ["launch/gen.py", "generate"] + config_args(gen_sets, a.gen_config)
     timings["generate"] = run_stage("generate", cmd, root / "logs")
