@@ -30,7 +30,7 @@ class GenConfig:
     max_new_tokens: int = 64  # tokens per completion at most (a completion also ends at its first newline)
     seed: int = 0  # sampling seed (each completion's generator is seeded from (seed, relation, step, candidate))
     batch_size: int = 16  # completions per generate call (does not change the samples)
-    relations: str = ""  # comma list of labels to generate for ("" = every label of the label space)
+    relations: str = ""  # comma list of labels to generate for ("" = every label; commas inside (...) are the label's)
     dev_fraction: float = 0.1  # fraction of the generated samples held out as samples/dev.jsonl (seeded by seed)
 
 

@@ -15,6 +15,7 @@ until the relation has ``samples_per_relation``. Every other candidate is a reje
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -35,7 +36,7 @@ def relation_labels(g: GenConfig, labels: tuple[str, ...]) -> list[str]:
     """The labels to generate for: ``gen.relations`` (checked against the label space) or every label."""
     if not g.relations:
         return list(labels)
-    wanted = [r.strip() for r in g.relations.split(",") if r.strip()]
+    wanted = [r.strip() for r in re.split(r",(?![^()]*\))", g.relations) if r.strip()]  # Cause-Effect(e1,e2) stays
     unknown = [r for r in wanted if r not in labels]
     if unknown:
         from harness.cli import InputError

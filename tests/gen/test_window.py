@@ -73,3 +73,12 @@ def test_pairs_rule():
     pairs, counts = build_pairs([_record([_c(0, "a", "", 0.2), _c(1, "x", "empty", None)]),
                                  _record([_c(0, "a", "", 0.2)])])
     assert counts == {"prompts": 2, "pairs": 1, "by_rule": {"invalid:empty": 1}, "no_pair": 1} and len(pairs) == 1
+
+
+def test_relation_list_keeps_directional_labels_whole():
+    from harness.data.labels import SEMEVAL_19
+    from harness.gen.generate import relation_labels
+
+    g = GenConfig(relations="Cause-Effect(e2,e1), Other")
+    assert relation_labels(g, SEMEVAL_19) == ["Cause-Effect(e2,e1)", "Other"]
+    assert relation_labels(GenConfig(), ("A", "B")) == ["A", "B"]
