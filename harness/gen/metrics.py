@@ -3,7 +3,9 @@
 Tokens are the sentence's whitespace-separated words, case kept (no normalisation: "The" and "the" differ).
 - distinct-n (n = 1..4): distinct n-grams / n-grams over the set's sentences (0 when it has no n-gram).
 - self-BLEU: mean over sentences of sacrebleu's sentence BLEU of the sentence against all the others as references
-  (sacrebleu defaults: 13a tokenizer, exp smoothing, effective order), on 0..100; None below two sentences.
+  (sacrebleu defaults: 13a tokenizer, exp smoothing, effective order), on 0..100; None below two sentences. Its cost
+  grows with the square of the count, so above SELF_BLEU_MAX sentences it is taken over a seeded subset of that
+  many (``self_bleu_n`` says how many).
 - similarity: mean over unordered pairs of ``ngram_similarity`` (Jaccard overlap of the word 1..4-gram sets);
   None below two sentences. The same similarity ranks candidates against the prompt's demonstrations.
 - entity presence: candidates with both entities verbatim in a parseable sentence / candidates (accepted ones and
@@ -16,6 +18,7 @@ import itertools
 from collections import Counter
 
 NS = (1, 2, 3, 4)
+SELF_BLEU_MAX = 200  # sentences (sacrebleu: 500 took 78 s on a loaded 2-core CPU); a larger set's self-BLEU is over a seeded subset of this many
 
 
 def ngrams(words: list[str], n: int) -> list[tuple[str, ...]]:
@@ -64,7 +67,13 @@ def mean_pairwise_similarity(sentences: list[str]) -> float | None:
 def diversity(sentences: list[str]) -> dict:
     out = {"n": len(sentences)}
     out.update({f"distinct_{n}": distinct_n(sentences, n) for n in NS})
-    out["self_bleu"] = self_bleu(sentences)
+    subset = sentences
+    if len(sentences) > SELF_BLEU_MAX:
+        import numpy as np
+
+        keep = sorted(np.random.default_rng(0).choice(len(sentences), SELF_BLEU_MAX, replace=False).tolist())
+        subset = [sentences[i] for i in keep]
+    out["self_bleu"], out["self_bleu_n"] = self_bleu(subset), len(subset)
     out["similarity"] = mean_pairwise_similarity(sentences)
     return out
 

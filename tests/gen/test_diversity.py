@@ -65,3 +65,13 @@ def test_sample_metrics_counts_and_entity_presence():
     assert m["overall"]["rejects"] == {"unparseable": 2, "not_selected": 1}
     assert m["overall"]["distinct_1"] == pytest.approx(4 / 9)  # a b c a b c a b d
     assert math.isclose(m["overall"]["similarity"], (1 + 1 / 3 + 1 / 3) / 3)
+
+
+def test_self_bleu_of_a_large_set_is_over_a_seeded_subset(monkeypatch):
+    import harness.gen.metrics as m
+
+    monkeypatch.setattr(m, "SELF_BLEU_MAX", 3)
+    sents = [f"w{i} shared words" for i in range(5)]
+    out = m.diversity(sents)
+    assert out["self_bleu_n"] == 3 and out["n"] == 5 and out == m.diversity(sents)
+    assert out["distinct_1"] == pytest.approx(7 / 15)  # the other figures use every sentence
