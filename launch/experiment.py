@@ -90,8 +90,9 @@ def parse_args(argv=None):
                    "weak labels of the training split instead of uniform noise")
     p.add_argument("--labeller", default="", help="QA4RE model (HF folder or preset; default: model.large)")
     p.add_argument("--qa4re-scoring", default="first-token", choices=["first-token", "sequence"])
-    p.add_argument("--train-data", default="gold", choices=["gold", "generated"], help="generated: train on samples "
-                   "written by a generator first (stage generate, launch/gen.py); evaluation stays on the real test split")
+    p.add_argument("--train-data", default="gold", choices=["gold", "generated"],
+                   help="generated: train on samples written by a generator first (stage generate, "
+                   "launch/gen.py); evaluation stays on the real test split")
     p.add_argument("--generator", default="", help="generator model (HF folder or preset; default: model.large)")
     p.add_argument("--gen-config", default=None, help="generation config JSON (harness.gen.config.GenRunConfig)")
     p.add_argument("--gen-set", action="append", default=[], metavar="KEY=VALUE", help="generation override, "

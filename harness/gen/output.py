@@ -70,7 +70,8 @@ def write_outputs(cfg: GenRunConfig, splits, states: list[dict], files: GenFiles
     metrics = sample_metrics(sentences, counts)
     atomic_write_json(files.metrics, metrics)
     generated = generated_examples(states)
-    gold = [ex for s in states for ex in gold_order(splits.train, s["relation"], g.seed, s["index"])[:g.gold_per_relation]]
+    gold = [ex for s in states
+            for ex in gold_order(splits.train, s["relation"], g.seed, s["index"])[:g.gold_per_relation]]
     gold = [dataclasses.replace(ex, split="train", weak_label=None, is_noisy=False) for ex in gold]
     train, dev = dev_split(generated, g.dev_fraction, g.seed)
     train = train + gold
@@ -87,7 +88,8 @@ def write_outputs(cfg: GenRunConfig, splits, states: list[dict], files: GenFiles
                 "data_fingerprints": splits.info["fingerprints"], "label_space": splits.label_space.name,
                 "counts": {"generated": len(generated), "gold": len(gold), "train": len(train), "dev": len(dev),
                            "test": len(splits.test)},
-                "fingerprints": {"train": fingerprint(train), "dev": fingerprint(dev), "test": fingerprint(splits.test)},
+                "fingerprints": {"train": fingerprint(train), "dev": fingerprint(dev),
+                                 "test": fingerprint(splits.test)},
                 "git_revision": git_revision(), "versions": library_versions()}
     write_manifest(files.manifest, manifest)
     return manifest

@@ -59,7 +59,8 @@ def _generator(cfg: GenRunConfig, splits, files: GenFiles):
     return model, tok, model_identity(cfg.model.large, model.config)
 
 
-def generate(cfg: GenRunConfig, *, overwrite: bool = False, on_step: Callable[[int], None] | None = None) -> dict | None:
+def generate(cfg: GenRunConfig, *, overwrite: bool = False,
+             on_step: Callable[[int], None] | None = None) -> dict | None:
     """The generate stage on this rank; returns the manifest on rank 0 (None elsewhere)."""
     check_gen_config(cfg)
     dist.init()
@@ -139,7 +140,8 @@ def metrics(run_dir: str, verifier: str = "") -> dict:
         splits = read_splits(files.run.data)
         n = len(list(files.state_dir.glob("*.json")))
         examples = generated_examples(read_states(files, n))
-        out["verifier"] = {"model": verifier, **verify(model, tok, examples, splits.label_space.labels, splits.template)}
+        found = verify(model, tok, examples, splits.label_space.labels, splits.template)
+        out["verifier"] = {"model": verifier, **found}
         atomic_write_json(files.metrics, out)
     print_metrics(out)
     if "verifier" in out:
