@@ -33,7 +33,7 @@ def result_fields(cfg) -> dict:
 def check_folder(files: GenFiles, cfg: GenRunConfig, overwrite: bool) -> None:
     """(rank 0, under the lock) Same settings resume; other settings are refused, or wiped with --overwrite."""
     if overwrite:
-        for p in (files.state_dir.parent, files.samples, files.run.data):
+        for p in (files.state_dir.parent, files.samples, files.run.data, files.run.tokenizer):
             shutil.rmtree(p, ignore_errors=True)
         for p in (files.candidates, files.rejects, files.metrics, files.pairs):
             p.unlink(missing_ok=True)
