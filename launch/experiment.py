@@ -13,6 +13,12 @@ resumes where it stopped; a training stage interrupted mid-run resumes from its 
   4. atlantis   the same run with the importance weights
   5. eval       each exported model on the test split (launch/eval.py run), then the side-by-side table,
                 learning curves and weight plots (launch/eval.py compare / curves / weights)
+With --train-data generated, a stage "generate" first writes LLM-generated training samples (launch/gen.py generate,
+harness.gen: one-by-one in-context generation by default, generator --generator, default model.large; settings from
+--gen-config and --gen-set, plus gen.gold_per_relation gold examples per relation) into <root>/generate/samples/, and
+every later stage trains on them (data.dataset=jsonl) and is evaluated on the real test split. On the embedded
+default the generator is a tiny random model: its samples are all rejected (counted by reason in
+<root>/generate/metrics.json), so the training set is the gold examples per relation (GEN_DEFAULT_SETS).
 With --weak-labels qa4re, a stage 0 first labels the training split zero-shot with QA4RE (launch/qa4re.py label,
 model --labeller, default model.large) and every later stage trains on those weak labels (data.weak_labels, no
 uniform noise): "QA4RE weak labels -> scoring -> ATLANTIS vs SFT". The labeller is also evaluated zero-shot on the
@@ -54,6 +60,16 @@ DEFAULT_SETS = [
     "train.eval_split=test",
     "scoring.tokens_per_batch=2048",
 ]
+# The generate stage on the embedded default (--train-data generated, no --gen-config).
+GEN_DEFAULT_SETS = [
+    "gen.mode=one-by-one",
+    "gen.samples_per_relation=4",
+    "gen.k=2",  # candidates per step
+    "gen.max_steps=4",
+    "gen.max_new_tokens=32",
+    "gen.seed_gold=2",  # gold demonstrations seeding each relation's window
+    "gen.gold_per_relation=16",  # gold examples per relation added to the generated ones
+]
 
 
 def parse_args(argv=None):
@@ -74,6 +90,13 @@ def parse_args(argv=None):
                    "weak labels of the training split instead of uniform noise")
     p.add_argument("--labeller", default="", help="QA4RE model (HF folder or preset; default: model.large)")
     p.add_argument("--qa4re-scoring", default="first-token", choices=["first-token", "sequence"])
+    p.add_argument("--train-data", default="gold", choices=["gold", "generated"],
+                   help="generated: train on samples written by a generator first (stage generate, "
+                   "launch/gen.py); evaluation stays on the real test split")
+    p.add_argument("--generator", default="", help="generator model (HF folder or preset; default: model.large)")
+    p.add_argument("--gen-config", default=None, help="generation config JSON (harness.gen.config.GenRunConfig)")
+    p.add_argument("--gen-set", action="append", default=[], metavar="KEY=VALUE", help="generation override, "
+                   "e.g. gen.k=4")
     p.add_argument("--fresh", action="store_true", help="delete <root> first instead of resuming (needed when the "
                                                       "settings changed since the stages in <root> ran)")
     return p.parse_args(argv)
@@ -144,6 +167,11 @@ def main(argv=None) -> int:
         from harness.cli import InputError
 
         raise InputError("--weak-labels qa4re trains on QA4RE's labels; it cannot be combined with --noise")
+    if a.weak_labels and a.train_data == "generated":
+        from harness.cli import InputError
+
+        raise InputError("--weak-labels qa4re labels the real training split; it cannot be combined with "
+                         "--train-data generated")
     import torch
 
     root = (ROOT / a.root) if not Path(a.root).is_absolute() else Path(a.root)
@@ -165,9 +193,11 @@ def main(argv=None) -> int:
 
     cfg = load_config(a.config, sets)
     shared = RunDir(root)  # the experiment root holds the shared tokenizer and the plots
-    run_tokenizer(cfg.model, load_splits(cfg.data), shared.tokenizer)
+    real = load_splits(cfg.data)
+    run_tokenizer(cfg.model, real, shared.tokenizer)
     if not a.large:
         sets.append(f"model.tokenizer={shared.tokenizer}")
+    gen = generate_stage(a, root, cfg, real, shared, sets, timings) if a.train_data == "generated" else None
     train_cmd = launcher(a.nproc) + ["launch/train.py", "--ds", ds]
 
     def stage(run: RunDir, *extra: str) -> tuple[list[str], object]:
@@ -211,8 +241,35 @@ def main(argv=None) -> int:
                                                            "--split", "test"], logs)
     run_stage("weight-plots", eval_py + ["weights", "--weights", str(weights), "--out-dir", str(shared.plots)]
               + config_args(sets + [f"run_dir={scoring.root}"], a.config), logs)
-    summarize(root, run_dirs, scoring, timings, time.perf_counter() - t_start, qa4re)
+    summarize(root, run_dirs, scoring, timings, time.perf_counter() - t_start, qa4re, gen)
     return 0
+
+
+def generate_stage(a, root: Path, cfg, real, shared: RunDir, sets: list[str], timings: dict) -> Path:
+    """Stage "generate" (--train-data generated): launch/gen.py generate in <root>/generate on the experiment's
+    dataset (no noise), then ``sets`` points every later stage at the samples (data.dataset=jsonl; the real
+    dataset's label space and template). Rerunning it resumes or, when complete, rewrites the same files; a
+    folder generated under other settings is refused. Returns the stage's run folder."""
+    import dataclasses
+
+    from harness.data.labels import SPACES
+    from harness.models.load import is_preset
+
+    run = root / "generate"
+    data = {**dataclasses.asdict(cfg.data), "noise_rate": 0.0, "weak_labels": ""}
+    generator = a.generator or cfg.model.large
+    gen_sets = [f"data.{k}={v}" for k, v in data.items()] + [
+        f"run_dir={run}", f"model.large={generator}", f"model.dtype={cfg.model.dtype}",
+        f"model.attn_impl={cfg.model.attn_impl}",
+        f"model.tokenizer={shared.tokenizer if is_preset(generator) and shared.tokenizer.is_dir() else ''}"]
+    gen_sets = (GEN_DEFAULT_SETS if not a.gen_config else []) + gen_sets + list(a.gen_set)
+    cmd = launcher(a.nproc) + ["launch/gen.py", "generate"] + config_args(gen_sets, a.gen_config)
+    timings["generate"] = run_stage("generate", cmd, root / "logs")
+    sets += ["data.dataset=jsonl", f"data.data_dir={run / 'samples'}", "data.noise_rate=0", "data.weak_labels=",
+             "data.max_train_examples=0", f"data.template={real.template.name}"]
+    if real.label_space.name in SPACES:
+        sets.append(f"data.label_space={real.label_space.name}")
+    return run
 
 
 def weak_label_stages(a, root: Path, sets: list[str], stage, timings: dict) -> RunDir:
@@ -259,7 +316,7 @@ def _same_settings(recorded, cfg, stage: str, name: str, root: Path) -> None:
 
 
 def summarize(root: Path, run_dirs: list[str], scoring: RunDir, timings: dict, total_s: float,
-              qa4re: RunDir | None = None) -> None:
+              qa4re: RunDir | None = None, gen: Path | None = None) -> None:
     """The experiment's side-by-side table (macro-F1, weight statistics, noise-detection AUC) + summary.json."""
     from harness.eval.evaluate import read_eval_json
     from harness.manifest import read_manifest
@@ -278,8 +335,20 @@ def summarize(root: Path, run_dirs: list[str], scoring: RunDir, timings: dict, t
     log.table("ATLANTIS weights (training split)", keys, [[wstats.get(k, "-") for k in keys]])
     if qa4re is not None:
         summary["qa4re"] = _qa4re_summary(qa4re)
+    if gen is not None:
+        summary["generate"] = _gen_summary(gen)
     atomic_write_json(root / "summary.json", summary)
     log.info(f"summary -> {root / 'summary.json'}; plots -> {RunDir(root).plots}; total {total_s:.0f}s")
+
+
+def _gen_summary(run: Path) -> dict:
+    """The generated samples' counts and overall diversity figures."""
+    from harness.gen.files import GenFiles
+    from harness.manifest import read_json
+
+    files = GenFiles(run)
+    return {"counts": read_json(files.manifest, "generation manifest")["counts"],
+            "overall": read_json(files.metrics, "generation metrics")["overall"], "samples": str(files.samples)}
 
 
 def _qa4re_summary(run: RunDir) -> dict:

@@ -1,0 +1,43 @@
+"""The generation stage's run folder (to be folded into harness.run as ``RunDir.gen``; only this class joins names):
+
+    <run_dir>/
+      gen_config.json        the resolved GenRunConfig (a rerun with other result fields is refused)
+      tokenizer/, data/      as in every run folder (harness.run.RunDir)
+      gen/state/<i>.json     per-relation progress: steps done, every prompt with every candidate (resume point)
+      gen/manifest.json      what produced the samples (written last: its presence means complete)
+      samples/               train.jsonl, dev.jsonl, test.jsonl: a data.dataset=jsonl folder (test = the real test)
+      candidates.jsonl       every prompt with its candidates (text, reason, similarity to the window)
+      rejects.jsonl          every candidate not kept, with its reason
+      metrics.json           diversity and correctness figures
+      pairs.jsonl            preference pairs (launch/gen.py pairs)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.run import RunDir
+
+
+class GenFiles:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.run = RunDir(self.root)
+
+    def __repr__(self) -> str:
+        return f"GenFiles({str(self.root)!r})"
+
+    config = property(lambda self: self.root / "gen_config.json")
+    state_dir = property(lambda self: self.root / "gen" / "state")
+    manifest = property(lambda self: self.root / "gen" / "manifest.json")
+    samples = property(lambda self: self.root / "samples")
+    candidates = property(lambda self: self.root / "candidates.jsonl")
+    rejects = property(lambda self: self.root / "rejects.jsonl")
+    metrics = property(lambda self: self.root / "metrics.json")
+    pairs = property(lambda self: self.root / "pairs.jsonl")
+
+    def state(self, relation_index: int) -> Path:
+        return self.state_dir / f"{relation_index}.json"
+
+    def split(self, name: str) -> Path:
+        return self.samples / f"{name}.jsonl"

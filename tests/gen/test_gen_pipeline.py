@@ -1,0 +1,37 @@
+"""launch/experiment.py --train-data generated on the embedded default: generate -> reference -> scoring -> SFT and
+ATLANTIS on the generated folder -> evaluation on the REAL test split (~4 min on 2 shared cores, 1 rank)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.config import DataConfig
+from harness.data.dataset import load_splits
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_experiment_trains_on_generated_samples_end_to_end(tmp_path):
+    root = tmp_path / "exp"
+    cmd = [sys.executable, "launch/experiment.py", "--root", str(root), "--nproc", "1", "--train-data", "generated",
+           "--set", "data.synthetic_size=64", "--set", "train.epochs=1", "--gen-set", "gen.gold_per_relation=8"]
+    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((root / "summary.json").read_text())
+    gen = summary["generate"]
+    print("\ngenerate:", gen["counts"], "rejects", gen["overall"]["rejects"])
+    for name, run in summary["runs"].items():
+        print(f"{name}: macro-F1 {100 * run['macro_f1']:.2f} %, accuracy {100 * run['accuracy']:.2f} %")
+    assert set(summary["runs"]) == {"sft", "atlantis"} and "generate" in summary["timings_s"]
+    assert gen["overall"]["candidates"] == sum(gen["overall"]["rejects"].values()) + gen["overall"]["accepted"]
+    data = json.loads((root / "sft" / "data" / "manifest.json").read_text())
+    assert data["dataset"] == "jsonl" and data["config"]["data_dir"] == gen["samples"]
+    assert data["counts"]["train"] + data["counts"]["dev"] == gen["counts"]["train"] + gen["counts"]["dev"]
+    real_test = load_splits(DataConfig(synthetic_size=64)).test
+    assert data["counts"]["test"] == len(real_test) == 16  # evaluated on the real test split
