@@ -100,7 +100,14 @@ def cmd_train(cfg, args) -> dict:
 
 
 def cmd_predict(cfg, args, model_dir: str = "") -> int:
-    from harness.docre.stage import DocREFiles, eval_prompts, load_inputs, load_llm, predict_stage, print_scores
+    from harness.docre.stage import (
+        DocREFiles,
+        eval_prompts,
+        load_inputs,
+        load_llm,
+        predict_stage,
+        print_scores,
+    )
 
     files = DocREFiles(cfg.run_dir)
     with input_errors():

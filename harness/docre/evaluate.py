@@ -114,7 +114,7 @@ def _gold(docs: list[Document]) -> tuple[dict, dict]:
 def _count(sub: list[dict], std: dict, by_title: dict, facts) -> dict:
     c = dict(correct=0, in_train=0, unknown_titles=0, intra_sub=0, inter_sub=0, intra_correct=0,
              inter_correct=0, pred_evi=0, correct_evi=0)
-    for i, x in enumerate(sub):
+    for x in sub:
         doc = by_title.get(x["title"])
         if doc is None:
             c["unknown_titles"] += 1

@@ -21,7 +21,8 @@ def gold_pairs(doc: Document) -> list[tuple[int, int]]:
 
 def _check_line(rec, doc: Document, where: str) -> list[tuple[int, int]]:
     if not isinstance(rec, dict) or not {"title", "pairs", "scores"} <= set(rec):
-        raise ValueError(f"{where}: expected {{title, pairs, scores}}, got keys {sorted(rec) if isinstance(rec, dict) else rec!r}")
+        got = sorted(rec) if isinstance(rec, dict) else rec
+        raise ValueError(f"{where}: expected an object {{title, pairs, scores}}, got {got!r}")
     if rec["title"] != doc.title:
         raise ValueError(f"{where}: title {rec['title']!r} but the document at that position is {doc.title!r}; the "
                          "candidates file must follow the document file's order (was it made for another file?)")

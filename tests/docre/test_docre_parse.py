@@ -21,12 +21,14 @@ def test_clean_output():
 
 
 def test_spaces_case_and_missing_parentheses():
-    out = "  (  Mara Quill |  Place Of  Birth | Tallinford )  \nMara Quill| employer| Harrow Press\n(1985| member of| harrow press"
+    out = ("  (  Mara Quill |  Place Of  Birth | Tallinford )  \nMara Quill| employer| Harrow Press\n"
+           "(1985| member of| harrow press")
     assert triples(parse_generation(out, MARA, REL)) == [(0, 1, "P19"), (0, 2, "P108"), (3, 2, "P463")]
 
 
 def test_several_triples_on_one_line_and_list_markers():
-    out = "1. (Mara Quill| employer| Harrow Press), (Mara Quill| member of| Harrow Press); (Quill| place of birth| Tallinford)."
+    out = ("1. (Mara Quill| employer| Harrow Press), (Mara Quill| member of| Harrow Press); "
+           "(Quill| place of birth| Tallinford).")
     assert pieces(out)[0] == "1. (Mara Quill| employer| Harrow Press)"
     assert triples(parse_generation(out, MARA, REL)) == [(0, 2, "P108"), (0, 2, "P463"), (0, 1, "P19")]
 
