@@ -113,8 +113,9 @@ def cmd_predict(cfg, args, model_dir: str = "") -> int:
     with input_errors():
         inputs = load_inputs(cfg, train=False)
         prompts = eval_prompts(cfg, inputs, args.candidates or cfg.prompts.candidates)
-        model, tok = load_llm(cfg, Path(model_dir or files.export))
-    res = predict_stage(cfg, inputs, prompts, model, tok)
+        model_dir = Path(model_dir or files.export)
+        model, tok = load_llm(cfg, model_dir)
+    res = predict_stage(cfg, inputs, prompts, model, tok, str(model_dir))
     if res is not None:
         print_scores(res, f"DocRE {inputs.eval_name}: {len(prompts)} prompts")
         log.info(f"parser drops {res['parse']['dropped']}; -> {files.eval_json(inputs.eval_name)}")

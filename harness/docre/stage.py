@@ -26,6 +26,7 @@ from harness.docre.parse import parse_outputs
 from harness.docre.prompts import Prompt, build_prompts
 from harness.docre.reader import read_docred, read_rel_info
 from harness.docre.types import Document
+from harness.manifest import git_revision
 from harness.run import RunDir, atomic_write_json, atomic_write_jsonl
 
 
@@ -108,6 +109,8 @@ def train_stage(cfg: DocREConfig, inputs: Inputs, ds_path=None, *, resume: bool 
     from harness.docre.llm import prompt_splits, train_llm
 
     files = DocREFiles(cfg.run_dir)
+    if resume:
+        check_resume_config(files, cfg)
     prompts = training_prompts(cfg, inputs)
     log.info(f"docre train-llm: {len(inputs.train)} documents -> {len(prompts)} prompts "
              f"(pairs_per_prompt={cfg.prompts.pairs_per_prompt or 'all'}) from {inputs.paths.train}")
@@ -116,6 +119,25 @@ def train_stage(cfg: DocREConfig, inputs: Inputs, ds_path=None, *, resume: bool 
         write_prompts(files.prompts(inputs.paths.train.stem), prompts)
     splits = prompt_splits(prompts, inputs.relations, {"train_file": str(inputs.paths.train)})
     return train_llm(cfg, splits, files.llm, ds_path, resume=resume, overwrite=overwrite)
+
+
+RESUME_SECTIONS = ("data", "prompts", "lora")  # what shapes the training prompts and the model beyond model/train
+
+
+def check_resume_config(files: DocREFiles, cfg: DocREConfig) -> None:
+    """A resumed train-llm must build the same prompts and adapters as the run it continues (the Trainer itself
+    checks model.* and train.*)."""
+    from harness.manifest import read_json
+    from harness.runstate import ConfigMismatch
+
+    if not files.config.is_file():
+        return  # the Trainer says there is nothing to resume
+    old, new = read_json(files.config, "stage config"), cfg.to_dict()
+    diff = [f"{s}.{k}: {old.get(s, {}).get(k)!r} -> {v!r}" for s in RESUME_SECTIONS
+            for k, v in new[s].items() if old.get(s, {}).get(k) != v]
+    if diff:
+        raise ConfigMismatch(f"{files.config} was written with other settings ({'; '.join(diff)}): resume with the "
+                             "run's own settings, or start over with --overwrite")
 
 
 def load_llm(cfg: DocREConfig, model_dir: Path):
@@ -132,7 +154,8 @@ def load_llm(cfg: DocREConfig, model_dir: Path):
     return model, tok
 
 
-def predict_stage(cfg: DocREConfig, inputs: Inputs, prompts: list[Prompt], model, tokenizer) -> dict | None:
+def predict_stage(cfg: DocREConfig, inputs: Inputs, prompts: list[Prompt], model, tokenizer,
+                  model_dir: str = "") -> dict | None:
     """Decode every prompt (sharded over ranks), parse, write generations / predictions / eval (rank 0), return
     the eval record (None on other ranks)."""
     from harness.docre.llm import generate
@@ -148,7 +171,7 @@ def predict_stage(cfg: DocREConfig, inputs: Inputs, prompts: list[Prompt], model
     atomic_write_json(files.predictions(name), parsed.predictions)
     res = evaluate_stage(cfg, inputs, parsed.predictions)
     res["parse"] = parsed.report()
-    res["n_prompts"] = len(prompts)
+    res.update(n_prompts=len(prompts), model=str(model_dir), config=cfg.to_dict(), git_revision=git_revision())
     atomic_write_json(files.eval_json(name), res)
     return res
 

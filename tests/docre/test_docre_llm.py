@@ -142,3 +142,14 @@ def test_pipeline_on_real_redocred_documents(tmp_path, data_dir):
     n_prompts = sum(-(-len(d.related_pairs()) // 20) for d in test_docs)
     res = check_outputs(files, "test_revised", n_prompts, {d.title for d in test_docs})
     assert res["facts_label"] == "(DocRED-train facts)" and res["n_gold"] == sum(len(d.facts) for d in test_docs)
+
+
+def test_resume_refuses_other_prompt_settings(tmp_path, capsys):
+    mod = launch_docre()
+    base = ["train-llm", "--set", f"run_dir={tmp_path / 'run'}", *FIXTURE_DATA, "--set", "train.epochs=1"]
+    assert run_main(mod.main, base) == 0
+    assert run_main(mod.main, [*base, "--resume", "--set", "prompts.pairs_per_prompt=1"]) == 2
+    assert "prompts.pairs_per_prompt: 0 -> 1" in capsys.readouterr().err
+    assert run_main(mod.main, [*base, "--resume"]) == 0  # same settings: nothing left to train
+    assert run_main(mod.main, base) == 2  # a used folder without --resume / --overwrite
+    assert "--overwrite" in capsys.readouterr().err
