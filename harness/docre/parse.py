@@ -6,7 +6,7 @@ Reading a generation (one prompt's output):
   trailing ',', ';' or '.' after it); a missing parenthesis is tolerated. Its fields are split on '|' and stripped.
 - Three fields: (head, relation, tail). More than three (a name with '|' in it, or a stray pipe): every split
   point is tried and the first whose middle field names a known relation and whose sides name entities is kept.
-  Fewer than three: 'malformed'.
+  Fewer than three, or an empty field ('(|||||'): 'malformed'.
 Mapping a triple:
 - Relation: the rel_info.json name exactly, else the same name ignoring case and repeated whitespace; 'None' (the
   DocRE prompt's no-relation answer) -> 'none'; anything else -> 'unknown_relation'.
@@ -103,15 +103,17 @@ class EntityMap:
 
 
 def split_fields(fields: list[str], rels: RelationMap, ents: EntityMap) -> Triple | None:
+    """The (head, relation, tail) of a piece's fields; None (malformed) with fewer than 3 or an empty one."""
     if len(fields) < 3:
         return None
     if len(fields) == 3:
-        return Triple(*fields)
+        return Triple(*fields) if all(fields) else None
     for i in range(1, len(fields) - 1):
         head, rel, tail = "|".join(fields[:i]), fields[i], "|".join(fields[i + 1:])
         if rels.get(rel) and ents.get(head) is not None and ents.get(tail) is not None:
             return Triple(head, rel, tail)
-    return Triple("|".join(fields[:-2]), fields[-2], fields[-1])
+    head, rel, tail = "|".join(fields[:-2]).strip("| "), fields[-2], fields[-1]
+    return Triple(head, rel, tail) if head and rel and tail else None
 
 
 @dataclass

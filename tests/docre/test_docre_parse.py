@@ -49,13 +49,14 @@ def test_hallucinated_unknown_repeated_self_none_malformed_empty():
                      "(Mara Quill| employer| Mara Quill)",  # self pair
                      "(Mara Quill| None| 1985)",  # the DocRE prompt's no-relation answer
                      "Mara Quill employer Harrow Press",  # malformed
+                     "(||||||||||||", "(Mara Quill| | Harrow Press)",  # malformed: empty fields
                      "", "   "])
     res = parse_generation(out, MARA, REL)
     assert triples(res) == [(0, 2, "P108")]
     assert {k: v for k, v in res.dropped.items() if v} == {
         "unknown_relation": 1, "unmatched_head": 1, "unmatched_tail": 1, "duplicate": 1, "self_pair": 1,
-        "none": 1, "malformed": 1}
-    assert res.n_pieces == 8
+        "none": 1, "malformed": 3}
+    assert res.n_pieces == 10
     assert parse_generation("", MARA, REL).report()["n_predictions"] == 0
 
 
