@@ -11,8 +11,9 @@ unused (empty). The label space is the relation names (only the tiny presets' to
 LoRA (``lora.r > 0``): adapters are injected into the Hugging Face model in place (peft.inject_adapter_in_model,
 so the model keeps its class and the harness's loss still finds its body and LM head), every other parameter is
 frozen, the engine optimises the adapters only; the export merges them into the base weights (a plain HF folder).
-Works with the plain-torch engine (one process); under DeepSpeed, ZeRO-0/1/2 would optimise the same trainable
-set, but the merged export needs the full weights on one rank: ZeRO-3 + LoRA is refused.
+Works with the plain-torch engine (one process) and under DeepSpeed ZeRO-2 (checked by hand at 2 ranks on the
+crafted fixture: step losses equal plain torch's at the same global batch to 1e-5, and the merged export predicts);
+ZeRO-3 + LoRA is refused (the merge reads full weights on rank 0, ZeRO-3 partitions them).
 """
 
 from __future__ import annotations
