@@ -5,7 +5,7 @@
         evidence F1; printed and written as JSON (default: beside --pred, <pred stem>.eval.json).
     python launch/docre.py prompts --config C.json [--set k=v] [--candidates gold|all|FILE]
         writes the training prompts (gold pairs + answers) and the evaluation prompts (over the candidates) to
-        <run_dir>/prompts/<file stem>.jsonl for inspection, with their sizes.
+        <run_dir>/prompts/{train,eval}.<file stem>.jsonl for inspection, with their sizes.
     python launch/docre.py train-llm --config C.json [--ds ds_configs/zero3.json] [--resume | --overwrite]
         fine-tunes model.large on the training documents' gold pairs (answer tokens only in the loss).
     python launch/docre.py predict --config C.json [--model DIR] [--candidates gold|all|FILE]
@@ -79,8 +79,8 @@ def cmd_prompts(cfg, args) -> int:
     files = DocREFiles(cfg.run_dir)
     with input_errors():
         inputs = load_inputs(cfg)
-        sets = {inputs.paths.train.stem: training_prompts(cfg, inputs),
-                inputs.eval_name: eval_prompts(cfg, inputs, args.candidates or cfg.prompts.candidates)}
+        sets = {f"train.{inputs.paths.train.stem}": training_prompts(cfg, inputs),
+                f"eval.{inputs.eval_name}": eval_prompts(cfg, inputs, args.candidates or cfg.prompts.candidates)}
     rows = []
     for name, prompts in sets.items():
         write_prompts(files.prompts(name), prompts)

@@ -2,7 +2,7 @@
 
     <run_dir>/
       docre_config.json                 the resolved DocREConfig of the last train-llm / predict
-      prompts/<name>.jsonl              prompt records (id, title, doc, chunk, pairs, prompt, answer) for inspection
+      prompts/{train,eval}.<name>.jsonl prompt records (id, title, doc, chunk, pairs, prompt, answer) for inspection
       candidates/<name>.jsonl           RCP candidates (written by the RCP stage; the pipeline's default input)
       llm/                              the Trainer's run folder (harness.run.RunDir: config.json, checkpoints/,
                                         metrics.jsonl, export/ = the fine-tuned HF model predict loads)
@@ -116,7 +116,7 @@ def train_stage(cfg: DocREConfig, inputs: Inputs, ds_path=None, *, resume: bool 
              f"(pairs_per_prompt={cfg.prompts.pairs_per_prompt or 'all'}) from {inputs.paths.train}")
     if dist.rank() == 0:
         atomic_write_json(files.config, cfg.to_dict())
-        write_prompts(files.prompts(inputs.paths.train.stem), prompts)
+        write_prompts(files.prompts(f"train.{inputs.paths.train.stem}"), prompts)
     splits = prompt_splits(prompts, inputs.relations, {"train_file": str(inputs.paths.train)})
     return train_llm(cfg, splits, files.llm, ds_path, resume=resume, overwrite=overwrite)
 

@@ -52,7 +52,7 @@ def test_pipeline_on_the_crafted_fixture(tmp_path):
     files = DocREFiles(tmp_path / "run")
     argv = ["pipeline", "--set", f"run_dir={files.root}", *FIXTURE_DATA, *FAST]
     assert run_main(launch_docre().main, argv) == 0
-    train_prompts = jsonl(files.prompts("docs"))
+    train_prompts = jsonl(files.prompts("train.docs"))
     assert [p["id"] for p in train_prompts] == ["0:0", "1:0"]  # 'Empty' has no facts, no training prompt
     assert train_prompts[0]["answer"].startswith("(Mara Quill| place of birth| Tallinford)")
     steps = jsonl(files.llm / "metrics.jsonl")
@@ -69,7 +69,8 @@ def test_prompts_command_and_all_pairs(tmp_path):
     argv = ["prompts", "--set", f"run_dir={files.root}", "--set", "prompts.pairs_per_prompt=5", "--candidates", "all",
             *FIXTURE_DATA]
     assert run_main(launch_docre().main, argv) == 0
-    rows = jsonl(files.prompts("docs"))  # the train and eval file are the same here: the eval prompts win
+    rows = jsonl(files.prompts("eval.docs"))
+    assert [r["id"] for r in jsonl(files.prompts("train.docs"))] == ["0:0", "1:0"]
     assert [len(r["pairs"]) for r in rows] == [5, 5, 2, 5, 1]  # 12 pairs of Mara, 6 of Norland, none of Empty
 
 
@@ -134,7 +135,7 @@ def test_pipeline_on_real_redocred_documents(tmp_path, data_dir):
             "--set", "data.max_train_docs=3", "--set", "data.max_eval_docs=2", "--set", "prompts.pairs_per_prompt=20",
             "--set", "train.epochs=1", "--set", "decode.max_new_tokens=8"]
     assert run_main(launch_docre().main, argv) == 0
-    train_prompts = jsonl(files.prompts("dev_revised"))
+    train_prompts = jsonl(files.prompts("train.dev_revised"))
     assert len({p["title"] for p in train_prompts}) == 3 and all(len(p["pairs"]) <= 20 for p in train_prompts)
     from harness.docre.reader import read_docred
 
