@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from harness import dist, log
+from harness.cli import InputError, input_errors
 from harness.docre.reader import read_docred
 from harness.docre.rcp import propose as prop
 from harness.docre.rcp.config import RCPConfig, RCPFiles, check, data_path, model_fields
@@ -85,10 +86,10 @@ def load_best(cfg: RCPConfig, files: RCPFiles, tok, device) -> RCPModel:
     from transformers import AutoConfig
 
     if not files.best_model.is_file():
-        raise FileNotFoundError(f"{files.best_model} not found: train RCP (rcp-train) in {cfg.run_dir} first")
+        raise InputError(f"{files.best_model} not found: train RCP (rcp-train) in {cfg.run_dir} first")
     state = torch.load(files.best_model, map_location="cpu", weights_only=True)
     if state.get("model_hash") != model_hash(cfg):
-        raise ValueError(f"{files.best_model} was trained under other model settings (hash {state.get('model_hash')}"
+        raise InputError(f"{files.best_model} was trained under other model settings (hash {state.get('model_hash')}"
                          f", this config {model_hash(cfg)}); propose with the training's config ({files.config})")
     model = build_model(cfg, tok, encoder_config=AutoConfig.from_pretrained(str(files.encoder_config)))
     model.load_state_dict(state["model"])
@@ -100,9 +101,10 @@ def rcp_propose(cfg: RCPConfig, *, docs_path: str = "", name: str = "test") -> d
     ``candidates/<name>.jsonl`` + stats and ``threshold.json``. Returns the stats."""
     check(cfg)
     files, device = RCPFiles(cfg.run_dir), dist.device_for()
-    tok = resolve_tokenizer(cfg, files, None)
-    _, tune = load_docs(cfg)
-    docs = propose_docs(cfg, docs_path)
+    with input_errors():  # the documents (file, document, field) and the trained stage's files
+        tok = resolve_tokenizer(cfg, files, None)
+        _, tune = load_docs(cfg)
+        docs = propose_docs(cfg, docs_path)
     model = load_best(cfg, files, tok, device)
     kw = dict(batch_docs=cfg.eval_batch_docs, pad_id=tok.pad_token_id, device=device)
     tune_feats = featurize_all(tune, tok, cfg.max_doc_len)

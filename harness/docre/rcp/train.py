@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from harness import dist, log
+from harness.cli import InputError
 from harness.docre.rcp import propose as prop
 from harness.docre.rcp.config import RCPConfig, RCPFiles, check, model_fields
 from harness.docre.rcp.engine import RCPDSEngine, RCPPlainEngine
@@ -56,6 +57,11 @@ class RCPTrainer:
 
     # ---- setup ------------------------------------------------------------------------------------------
     def setup(self) -> RCPTrainer:
+        return self.prepare().build()
+
+    def prepare(self) -> RCPTrainer:
+        """Everything that reads the user's inputs (DeepSpeed config, run folder, documents, tokenizer), before
+        any model: an entry point wraps it in ``harness.cli.input_errors()``."""
         self.ds_config = self._resolve_ds()
         self.lock = claim_run_folder(self.files.dir, "rcp-train", self._check_folder)
         train_docs, tune_docs = load_docs(self.cfg)
@@ -70,13 +76,14 @@ class RCPTrainer:
         self.total = self.steps_per_epoch * self.cfg.epochs
         if dist.rank() == 0 and not self.resume:
             atomic_write_json(self.files.config, self.cfg.to_dict())
-        self._build()
         log.info(f"rcp-train: {len(self.train_feats)} training documents, {len(self.tune_feats)} tuning documents, "
                  f"global batch {self.gbs}, {self.steps_per_epoch} steps/epoch, {self.total} steps")
         return self
 
     def _resolve_ds(self):
         if self.ds_path is None:
+            if dist.env_info().world > 1:
+                raise InputError("more than one process needs a DeepSpeed config (--ds)")
             return None
         from harness.train.dsconfig import read_ds_config, resolve_ds_config
         from harness.train.engine import dist_timeout_init
@@ -107,7 +114,8 @@ class RCPTrainer:
         for p in (f.metrics, f.evals):
             p.unlink(missing_ok=True)
 
-    def _build(self) -> None:
+    def build(self) -> RCPTrainer:
+        """The model, the engine, the writers and the resumed state."""
         cfg = self.cfg
         self.device = dist.device_for()
         model = build_model(cfg, self.tok).to(self.device)
@@ -130,6 +138,7 @@ class RCPTrainer:
             self.metrics.truncate_after(self.step)
             self.evals.truncate_after(self.step)
             log.info(f"rcp-train: resumed from {tag} (epoch {self.epoch}, step {self.step})")
+        return self
 
     # ---- one optimizer step -----------------------------------------------------------------------------
     def train_step(self, global_batch: list[int]) -> dict:
