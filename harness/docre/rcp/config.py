@@ -34,7 +34,8 @@ class RCPConfig:
     encoder: str = "tiny-roberta"  # local HF encoder checkpoint (RoBERTa, BERT, ...) or tiny-roberta | tiny-bert
     tokenizer: str = ""  # tokenizer path ("" = the checkpoint's; tiny presets train one on the training words)
     max_len: int = 512  # encoder window in tokens (specials included); longer documents run as two chunks
-    max_doc_len: int = 1024  # document length cap in tokens (specials included); tokens past it are cut
+    max_doc_len: int = 1022  # document length cap in tokens (specials included; at most 2 * max_len - 2, what two
+    #   windows cover: ATLOP's 1024 left 2 tokens in the middle unseen); tokens past it are cut
     emb_size: int = 768  # head/tail extractor output size (a multiple of block_size)
     block_size: int = 64  # grouped bilinear block size
     dropout: float = 0.0  # tiny presets only: hidden and attention dropout probability
@@ -84,8 +85,8 @@ def check(cfg: RCPConfig) -> None:
         raise InputError(f"emb_size ({cfg.emb_size}) must be a multiple of block_size ({cfg.block_size})")
     if not 0.0 < cfg.heldout_fraction < 1.0:
         raise InputError(f"heldout_fraction must be in (0, 1), got {cfg.heldout_fraction}")
-    if cfg.max_len < 8 or cfg.max_doc_len < cfg.max_len or cfg.max_doc_len > 2 * cfg.max_len - 4:
-        raise InputError(f"need 8 <= max_len <= max_doc_len <= 2 * max_len - 4 (two chunks cover a document), got "
+    if cfg.max_len < 8 or cfg.max_doc_len < cfg.max_len or cfg.max_doc_len > 2 * cfg.max_len - 2:
+        raise InputError(f"need 8 <= max_len <= max_doc_len <= 2 * max_len - 2 (two chunks cover a document), got "
                          f"max_len {cfg.max_len}, max_doc_len {cfg.max_doc_len}")
     if not 0.0 < cfg.recall_target <= 1.0:
         raise InputError(f"recall_target must be in (0, 1], got {cfg.recall_target}")

@@ -2,7 +2,7 @@
 preset, and ATLOP's two-chunk encoding of documents longer than the encoder's window.
 
 Two chunks (ATLOP's ``process_long_input``). A sequence of length ``l`` (specials included) within the window ``w``
-runs as it is. A longer one (``l <= 2w - 4``, what ``max_doc_len`` allows) runs as two sequences of ``w`` tokens:
+runs as it is. A longer one (``l <= 2w - s - e``, what ``max_doc_len`` allows) runs as two sequences of ``w`` tokens:
     chunk 1 = tokens [0, w - e) + end specials          (e = number of end specials)
     chunk 2 = start specials + tokens [l - w + s, l)   (s = number of start specials)
 The chunks' specials are dropped and each keeps its content rows at their original positions: chunk 1 covers

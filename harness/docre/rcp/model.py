@@ -33,9 +33,12 @@ def entity_pool(hidden: torch.Tensor, att: torch.Tensor, entity_pos: list[list[i
     fill = torch.where(has, float("-inf"), 0.0).to(hidden.dtype)[:, None, None]
     emb = torch.where(valid[..., None], emb, fill).logsumexp(1)
     emb = torch.where(has[:, None], emb, torch.zeros_like(emb))
-    a = att[:, idx].permute(1, 2, 0, 3)  # [E, M, heads, T]
+    # mean of the mention rows as one matmul: weights [E, T] (1/|M_e| at the entity's mention positions) x A
+    # (a gather of [heads, E, M, T] rows would scatter into a zero-filled [heads, T, T] in backward)
     w = valid.to(att.dtype) / valid.sum(1, keepdim=True).clamp_min(1).to(att.dtype)
-    return emb, (a * w[..., None, None]).sum(1)
+    sel = att.new_zeros(n_ent, att.shape[-1]).index_put_((torch.arange(n_ent, device=idx.device)[:, None].expand_as(idx),
+                                                          idx), w, accumulate=True)
+    return emb, torch.einsum("et,htj->ehj", sel, att)
 
 
 def pair_context(hidden: torch.Tensor, ent_att: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
@@ -87,13 +90,14 @@ class RCPModel(nn.Module):
         hidden, att = encode_long(self.encode, batch["input_ids"], batch["attention_mask"], self.start_ids,
                                   self.end_ids, self.window)
         hs, ts, cs = [], [], []
-        for i, (pos, pairs) in enumerate(zip(batch["entity_pos"], batch["pairs"])):
+        # unbind, not hidden[i]: one backward op for the batch instead of a zero-filled [B, H, T, T] per document
+        for h_i, a_i, pos, pairs in zip(hidden.unbind(0), att.unbind(0), batch["entity_pos"], batch["pairs"]):
             if len(pairs) == 0:
                 continue
-            emb, ent_att = entity_pool(hidden[i], att[i], pos)
+            emb, ent_att = entity_pool(h_i, a_i, pos)
             hs.append(emb[pairs[:, 0]])
             ts.append(emb[pairs[:, 1]])
-            cs.append(pair_context(hidden[i], ent_att, pairs))
+            cs.append(pair_context(h_i, ent_att, pairs))
         if not hs:
             return hidden.new_zeros(0)
         h, t, c = torch.cat(hs), torch.cat(ts), torch.cat(cs)

@@ -46,13 +46,16 @@ class _Lengths:
 
 
 class RCPTrainer:
+    """Train RCP: plain torch when ``ds_path`` (a DeepSpeed JSON) is None, else DeepSpeed. ``on_epoch(record)``
+    runs on every rank after each epoch's checkpoint (tests interrupt a run with it)."""
+
     def __init__(self, cfg: RCPConfig, ds_path=None, *, resume: bool = False, overwrite: bool = False,
-                 dist_timeout_s: float | None = None):
+                 dist_timeout_s: float | None = None, on_epoch=None):
         if resume and overwrite:
             raise ValueError("resume and overwrite exclude each other")
         check(cfg)
         self.cfg, self.files, self.ds_path = cfg, RCPFiles(cfg.run_dir), ds_path
-        self.resume, self.overwrite, self.dist_timeout_s = resume, overwrite, dist_timeout_s
+        self.resume, self.overwrite, self.dist_timeout_s, self.on_epoch = resume, overwrite, dist_timeout_s, on_epoch
         self.engine, self.lock = None, None
 
     # ---- setup ------------------------------------------------------------------------------------------
@@ -199,6 +202,8 @@ class RCPTrainer:
         ckpt.save(self.engine, self.files.checkpoints, f"step{self.step}",
                   {"epoch": self.epoch, "step": self.step, "best_f1": self.best_f1, "best_epoch": self.best_epoch,
                    "model_hash": model_hash(self.cfg)}, keep=self.cfg.keep_checkpoints)
+        if self.on_epoch is not None:
+            self.on_epoch(rec)
 
     def close(self) -> None:
         self.engine = None
