@@ -17,12 +17,12 @@ import torch
 
 from harness import dist, log
 from harness.cli import InputError, input_errors
-from harness.docre.reader import read_docred
 from harness.docre.rcp import propose as prop
 from harness.docre.rcp.config import RCPConfig, RCPFiles, check, data_path, model_fields
 from harness.docre.rcp.encoder import build_encoder, is_preset
 from harness.docre.rcp.features import featurize_all, special_ids, train_tiny_tokenizer
 from harness.docre.rcp.model import RCPModel
+from harness.docre.reader import read_docred
 from harness.run import atomic_write_json, atomic_write_jsonl
 
 

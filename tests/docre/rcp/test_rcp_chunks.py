@@ -4,8 +4,8 @@ outputs (float64 loops), and mention positions of a crafted long document mappin
 import torch
 
 from harness.docre.rcp.encoder import encode_long
-from harness.docre.types import Document, Entity, Mention
 from harness.docre.rcp.features import collate, featurize, train_tiny_tokenizer
+from harness.docre.types import Document, Entity, Mention
 
 START, END, W = [101], [102], 10  # one start special, one end special, a window of 10 tokens
 

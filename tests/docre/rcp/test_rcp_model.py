@@ -91,3 +91,14 @@ def test_loss_is_bce_sum_over_normaliser_with_pos_weight():
         want = sum(-(pw * yi * math.log(1 / (1 + math.exp(-li))) + (1 - yi) * math.log(1 - 1 / (1 + math.exp(-li))))
                    for li, yi in zip(logits.tolist(), y.tolist())) / 10.0
         assert got.item() == pytest.approx(want, rel=1e-6)  # the loss runs in float32
+
+
+def test_rcp_modules_import_without_deepspeed():
+    """House rule: deepspeed only through harness/train/deepspeed_api.py, imported when a DS engine is built."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nsys.modules['deepspeed'] = None\n"
+            "import harness.docre.rcp.train, harness.docre.rcp.stage, harness.docre.rcp.engine\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
