@@ -55,21 +55,22 @@ def propose_docs(cfg: RCPConfig, docs_path: str = "") -> list:
 
 
 def resolve_tokenizer(cfg: RCPConfig, files: RCPFiles, train_docs: list | None):
-    """The run's tokenizer: ``files.tokenizer`` when saved; else cfg.tokenizer / the checkpoint's, or (tiny
-    presets) one trained on the training documents; saved to the run by rank 0 for every later stage."""
+    """The run's tokenizer. Training (``train_docs`` given; collective): rank 0 saves it to ``files.tokenizer``
+    unless there (cfg.tokenizer / the checkpoint's, or for tiny presets one trained on the training documents),
+    then every rank loads that copy. Proposing (``train_docs`` None): the saved copy."""
     from harness.models.tokenizer import load_tokenizer, save_tokenizer
 
-    if (files.tokenizer / "tokenizer_config.json").is_file():
-        return load_tokenizer(files.tokenizer)
-    if train_docs is None:
+    saved = (files.tokenizer / "tokenizer_config.json").is_file()
+    if train_docs is None and not saved:
         raise FileNotFoundError(f"{files.tokenizer}: no tokenizer saved; run rcp-train first")
-    if dist.rank() == 0:
-        if cfg.tokenizer or not is_preset(cfg.encoder):
-            tok = load_tokenizer(cfg.tokenizer or cfg.encoder)
-        else:
-            tok = train_tiny_tokenizer(train_docs)
-        save_tokenizer(tok, files.tokenizer)
-    dist.barrier()
+    if train_docs is not None:
+        if dist.rank() == 0 and not saved:
+            if cfg.tokenizer or not is_preset(cfg.encoder):
+                tok = load_tokenizer(cfg.tokenizer or cfg.encoder)
+            else:
+                tok = train_tiny_tokenizer(train_docs)
+            save_tokenizer(tok, files.tokenizer)
+        dist.barrier()  # every rank, whatever it saw on disk
     return load_tokenizer(files.tokenizer)
 
 
