@@ -1,0 +1,11 @@
+"""LMRC's Relation Candidate Proposal (RCP): an ATLOP-style binary classifier of entity pairs (related / not).
+
+    features.py   Document -> word pieces with ``*`` around every mention, mention-start positions, pairs, labels
+    encoder.py    encoder presets / local checkpoints, and the two-chunk encoding of documents over the window
+    model.py      entity logsumexp pooling, localized context pooling, grouped bilinear -> one logit per pair;
+                  the BCE loss module the engine drives
+    engine.py     the harness engines (plain torch, DeepSpeed) with the RCP loss and two learning rates
+    train.py      the training recipe (setup / train_step / train / close), per-epoch dev selection, resume
+    propose.py    related-probabilities, threshold tuning on dev, the candidates file of the LLM stage
+    config.py     the stage config (``RCPConfig``) and the stage's run-folder paths (``RCPFiles``)
+"""

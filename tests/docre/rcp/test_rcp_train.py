@@ -1,0 +1,131 @@
+"""RCP end to end with a tiny encoder: the entry point on the crafted fixture (train, propose, the candidates
+file of the contract), an interrupted run resumed at an epoch boundary equals an uninterrupted one, refusals,
+and a few real Re-DocRED documents through the offline dev->test protocol."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.cli import InputError
+from harness.config import load_config
+from harness.docre.rcp.config import RCPConfig, RCPFiles
+from harness.docre.rcp.train import RCPTrainer, rcp_train
+from harness.docre.reader import read_docred
+
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURE = ROOT / "tests" / "docre" / "fixtures" / "docs.json"
+TINY = ["emb_size=16", "block_size=4", "max_len=24", "max_doc_len=40", "batch_docs=1", "log_every=1"]
+
+
+def _sets(run, extra=()):
+    f = str(FIXTURE)
+    return [f"run_dir={run}", f"dev_file={f}", f"train_file={f}", f"propose_file={f}", *TINY, *extra]
+
+
+def _main(argv):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docre_rcp", ROOT / "launch" / "docre_rcp.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main(argv)
+
+
+def _args(cmd, sets, *extra):
+    return [cmd, *[a for s in sets for a in ("--set", s)], *extra]
+
+
+def test_entry_point_trains_and_writes_the_candidates_file(tmp_path):
+    run = tmp_path / "run"
+    sets = _sets(run, ["epochs=2"])
+    assert _main(_args("train", sets)) == 0
+    files = RCPFiles(run)
+    metrics = [json.loads(x) for x in files.metrics.read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [1, 2, 3, 4] and all(m["loss"] > 0 for m in metrics)
+    assert [e["epoch"] for e in map(json.loads, files.evals.read_text().splitlines())] == [1, 2]
+    assert files.best_model.is_file() and (files.checkpoints / "latest").read_text() == "step4"
+    assert _main(_args("propose", sets, "--name", "fx")) == 0
+    docs = read_docred(FIXTURE)
+    rows = [json.loads(x) for x in files.candidates("fx").read_text().splitlines()]
+    thr = json.loads(files.threshold.read_text())["threshold"]
+    assert [r["title"] for r in rows] == [d.title for d in docs]
+    for r, d in zip(rows, docs):
+        assert set(r) == {"title", "pairs", "scores"} and len(r["pairs"]) == len(r["scores"])
+        assert [tuple(p) for p in r["pairs"]] == [p for p in d.candidate_pairs() if list(p) in r["pairs"]]
+        assert all(thr <= s <= 1 for s in r["scores"])
+    stats = json.loads(files.candidate_stats("fx").read_text())
+    assert stats["candidate_pairs"] == 18 and stats["proposed_pairs"] == sum(len(r["pairs"]) for r in rows)
+    assert stats["related_gold"] == 4 and 0 <= stats["related_recall"] <= 1
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_after_first(rec):
+    if rec["epoch"] == 1:
+        raise _Stop
+
+
+def test_resume_at_epoch_boundary_equals_uninterrupted(tmp_path):
+    sets = ["epochs=2", "dropout=0.1"]  # dropout: the RNG state must come back with the checkpoint
+    full = RCPTrainer(load_config(None, _sets(tmp_path / "full", sets), cls=RCPConfig)).setup()
+    full.train()
+    cut_cfg = load_config(None, _sets(tmp_path / "cut", sets), cls=RCPConfig)
+    cut = RCPTrainer(cut_cfg, on_epoch=_stop_after_first).setup()
+    with pytest.raises(_Stop):
+        cut.train()
+    cut.close()
+    resumed = RCPTrainer(cut_cfg, resume=True).setup()
+    assert (resumed.epoch, resumed.step) == (1, 2)
+    resumed.train()
+    for (n, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=n)
+    read = lambda t, f: [json.loads(x) for x in f(RCPFiles(t)).read_text().splitlines()]  # noqa: E731
+    for what in (lambda f: f.metrics, lambda f: f.evals):
+        a, b = read(tmp_path / "full", what), read(tmp_path / "cut", what)
+        for ra, rb in zip(a, b):
+            ra.pop("step_time_s", None), rb.pop("step_time_s", None)
+        assert a == b
+    full.close()
+    resumed.close()
+
+
+def test_refusals(tmp_path):
+    cfg = load_config(None, _sets(tmp_path / "r", ["epochs=1"]), cls=RCPConfig)
+    rcp_train(cfg)
+    with pytest.raises(InputError, match="already holds an RCP training"):
+        RCPTrainer(cfg).setup()
+    other = load_config(None, _sets(tmp_path / "r", ["epochs=1", "lr=1e-3"]), cls=RCPConfig)
+    with pytest.raises(InputError, match=r"other settings \(\['lr'\]\)"):
+        RCPTrainer(other, resume=True).setup()
+    with pytest.raises(InputError, match="emb_size"):
+        RCPTrainer(load_config(None, _sets(tmp_path / "q", ["emb_size=15"]), cls=RCPConfig))
+    from harness.docre.rcp.stage import rcp_propose
+
+    with pytest.raises(InputError, match="other model settings"):
+        rcp_propose(load_config(None, _sets(tmp_path / "r", ["epochs=1", "block_size=8"]), cls=RCPConfig))
+
+
+@pytest.mark.data
+def test_real_redocred_dev_to_test_protocol(tmp_path, data_dir, monkeypatch):
+    """5 dev documents (3 train, 2 held out) -> 5 test documents, the offline default's files."""
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(data_dir))
+    from harness.docre.rcp.stage import rcp_propose
+
+    run = tmp_path / "real"
+    cfg = load_config(None, [f"run_dir={run}", "max_docs=5", "heldout_fraction=0.4", "epochs=1", "emb_size=16",
+                             "block_size=4", "max_len=128", "max_doc_len=252", "batch_docs=1"], cls=RCPConfig)
+    out = RCPTrainer(cfg).setup()
+    assert (len(out.train_feats), len(out.tune_feats)) == (3, 2)
+    assert max(len(f) for f in out.train_feats + out.tune_feats) > 128  # the two-chunk path runs
+    out.train()
+    out.close()
+    stats = rcp_propose(cfg)
+    test = read_docred(data_dir / "redocred" / "test_revised.json")[:5]
+    rows = [json.loads(x) for x in RCPFiles(run).candidates("test").read_text().splitlines()]
+    assert [r["title"] for r in rows] == [d.title for d in test]
+    assert stats["candidate_pairs"] == sum(len(d.candidate_pairs()) for d in test)
+    assert stats["related_gold"] == sum(len(d.related_pairs()) for d in test)
