@@ -4,16 +4,22 @@
     torchrun --nproc_per_node 2 launch/gen.py generate --config gen.json      (relations split between ranks)
     python launch/gen.py pairs --run-dir runs/gen
     python launch/gen.py metrics --run-dir runs/gen
+    python launch/gen.py dpo --pairs runs/gen/pairs.jsonl [--config run.json] [--set dpo.beta=0.1] [--resume]
+    torchrun --nproc_per_node 2 launch/gen.py dpo --ds ds_configs/zero3.json --pairs ...   (DPO under ZeRO-3)
 
 generate writes <run_dir>/samples/{train,dev,test}.jsonl (a data.dataset=jsonl folder; test = the real test split),
 candidates.jsonl, rejects.jsonl, metrics.json and the manifest (harness.gen.files.GenFiles). It resumes after a
 crash (same command); a folder generated under other settings is refused (--overwrite starts it again).
+dpo fine-tunes the generator (model.large of a harness.config.RunConfig) on preference pairs (harness.train.dpo):
+the reference model is scored once into <run_dir>/dpo_ref (resumable, manifest-checked), then the harness's loop
+trains (checkpoints, --resume, export).
 A wrong input is one line `error: ...` on stderr and exit status 2 (harness.cli).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -36,13 +42,48 @@ def parse_args(argv=None):
         s.add_argument("--run-dir", required=True, help="a generate stage's run folder")
     s.add_argument("--verifier", default="", help="an exported HF model folder: its label ranking of the generated "
                    "samples -> label agreement (written into metrics.json)")
+    _dpo_parser(sub)
     return p.parse_args(argv)
 
 
+def _dpo_parser(sub) -> None:
+    d = sub.add_parser("dpo", help="DPO / IPO fine-tuning of the generator on preference pairs")
+    d.add_argument("--pairs", default="", help="preference pairs JSONL (sets dpo.pairs_file; e.g. <gen run>/pairs.jsonl)")
+    d.add_argument("--ds", default=None, help="DeepSpeed JSON config (omit for single-process plain torch)")
+    d.add_argument("--config", default=None, help="run config JSON (harness.config.RunConfig)")
+    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. dpo.beta=0.1")
+    d.add_argument("--resume", action="store_true", help="continue from <run_dir>/checkpoints/latest (same settings)")
+    d.add_argument("--overwrite", action="store_true", help="start the training over (reference scores are kept "
+                                                            "when they match)")
+    d.add_argument("--no-export", action="store_true", help="skip the final Hugging Face export")
+    d.add_argument("--dist-timeout", type=float, default=None, help="process-group timeout, seconds")
+    d.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def dpo(args, on_step=None) -> None:
+    from harness import dist, log
+    from harness.config import load_config
+    from harness.train.dpo import run_dpo
+
+    if args.local_rank is not None:  # the deepspeed launcher passes --local_rank instead of LOCAL_RANK
+        os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    sets = args.set + ([f"dpo.pairs_file={args.pairs}"] if args.pairs else [])
+    cfg = load_config(args.config, sets)
+    out = run_dpo(cfg, args.ds, resume=args.resume, overwrite=args.overwrite, dist_timeout_s=args.dist_timeout,
+                  export=not args.no_export, on_step=on_step)
+    last = f", last step's loss {out['losses'][-1]:.4f}" if out["losses"] else " (nothing left to train)"
+    log.info(f"done: {out['steps']} steps{last}, run dir {out['run_dir']}")
+    del out  # drop the engine before the process group goes (see harness.dist.destroy)
+    dist.destroy()
+
+
 def main(argv=None, on_step=None) -> int:
-    """``on_step``: a test hook called after each loop step of generate (tests/gen); None here."""
+    """``on_step``: a test hook called after each loop step of generate (tests/gen) or each DPO optimizer step
+    (tests/train/dpo_driver.py); None here."""
     args = parse_args(argv)
-    if args.command == "generate":
+    if args.command == "dpo":
+        dpo(args, on_step)
+    elif args.command == "generate":
         from harness import dist
         from harness.config import load_config
         from harness.gen.config import GenRunConfig

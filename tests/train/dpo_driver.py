@@ -1,5 +1,5 @@
-"""Test driver run under torchrun: launch/dpo.py's ``main`` with every rank SIGKILLing itself after step
-``--kill-after N`` (kill -9 mid-run); the other arguments go to launch/dpo.py unchanged."""
+"""Test driver run under torchrun: launch/gen.py dpo's ``main`` with every rank SIGKILLing itself after step
+``--kill-after N`` (kill -9 mid-run); the other arguments go to launch/gen.py dpo unchanged."""
 
 import importlib.util
 import os
@@ -17,7 +17,7 @@ def main() -> int:
         k = argv.index("--kill-after")
         after = int(argv[k + 1])
         del argv[k:k + 2]
-    spec = importlib.util.spec_from_file_location("launch_dpo", ROOT / "launch" / "dpo.py")
+    spec = importlib.util.spec_from_file_location("launch_gen", ROOT / "launch" / "gen.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
 
@@ -25,7 +25,7 @@ def main() -> int:
         if after and rec["step"] == after:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    return mod.main(argv, on_step=hook)
+    return mod.main(argv, on_step=hook)  # argv starts with the subcommand (dpo)
 
 
 if __name__ == "__main__":

@@ -278,7 +278,7 @@ def test_launch_dpo_input_errors_are_one_line(tmp_path, capsys):
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("launch_dpo", Path(__file__).parents[2] / "launch" / "dpo.py")
+    spec = importlib.util.spec_from_file_location("launch_gen", Path(__file__).parents[2] / "launch" / "gen.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     bad = tmp_path / "bad.jsonl"
@@ -287,7 +287,7 @@ def test_launch_dpo_input_errors_are_one_line(tmp_path, capsys):
                       (["dpo.pairs_file="], "error: dpo.pairs_file is empty"),
                       ([f"dpo.pairs_file={bad}", "dpo.beta=-1"], "error: dpo.beta must be")]:
         args = [x for s in sets + [f"run_dir={tmp_path / 'run'}"] for x in ("--set", s)]
-        assert run_main(mod.main, args) == 2
+        assert run_main(mod.main, ["dpo", *args]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(msg) and "\n" not in err, err
 

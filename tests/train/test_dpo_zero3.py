@@ -1,8 +1,8 @@
-"""DPO under real 2-process ZeRO-3 on CPU (gloo, fp32, launch/dpo.py under torchrun) against a single-process
+"""DPO under real 2-process ZeRO-3 on CPU (gloo, fp32, launch/gen.py dpo under torchrun) against a single-process
 plain-torch run of the same objective, per step:
 
   plain   run_dpo in-process, 16 crafted pairs (tests/train/fixtures/dpo_pairs.jsonl), micro 4 pairs x GAS 1
-  ds      torchrun --nproc_per_node 2 launch/dpo.py --ds ds_configs/cpu_test.json, micro 1 pair x GAS 2 x 2 ranks
+  ds      torchrun --nproc_per_node 2 launch/gen.py dpo --ds ds_configs/cpu_test.json, micro 1 pair x GAS 2 x 2 ranks
   killed  as ds through tests/train/dpo_driver.py: every rank SIGKILLs itself after step 6 (checkpoint at step 4),
           then the same command with --resume
 Reference pass: batches of <= 128 tokens (several per rank at world size 2).
@@ -57,11 +57,11 @@ def runs(tmp_path_factory):
     params = {k: v.detach().clone() for k, v in plain["engine"].model.state_dict().items()}
     del plain
     sets = COMMON + ["train.micro_batch=1", "train.grad_accum=2"]
-    _torchrun(ROOT / "launch" / "dpo.py", sets + [f"run_dir={base / 'ds'}"])
+    _torchrun(ROOT / "launch" / "gen.py", sets + [f"run_dir={base / 'ds'}"])
     killed = sets + [f"run_dir={base / 'killed'}"]
     rc = _torchrun(ROOT / "tests" / "train" / "dpo_driver.py", killed, "--kill-after", "6", check=False)
     steps = [r["step"] for r in _metrics(base / "killed")]
-    _torchrun(ROOT / "launch" / "dpo.py", killed, "--resume", "--no-export")
+    _torchrun(ROOT / "launch" / "gen.py", killed, "--resume", "--no-export")
     return {"base": base, "params": params, "killed_rc": rc, "killed_steps": steps}
 
 
@@ -69,7 +69,7 @@ def _torchrun(script: Path, sets: list[str], *extra: str, check: bool = True) ->
     env = {**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_port()),
-           str(script), "--ds", str(ROOT / "ds_configs" / "cpu_test.json"), "--dist-timeout", "120",
+           str(script), "dpo", "--ds", str(ROOT / "ds_configs" / "cpu_test.json"), "--dist-timeout", "120",
            *[f"--set={s}" for s in sets], *extra]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     if check:
