@@ -12,7 +12,16 @@
         greedy decoding of the evaluation prompts, parsing, <run_dir>/predict/<stem>.{generations.jsonl,
         predictions.json, eval.json}.
     python launch/docre.py pipeline --config C.json [--ds ...] [--candidates FILE]   train-llm, then predict.
-    torchrun --nproc_per_node 2 launch/docre.py {train-llm,predict,pipeline} --ds ...   over ranks.
+    python launch/docre.py rcp-train --config rcp.json [--ds ds_configs/zero2.json] [--resume | --overwrite]
+        trains LMRC's relation candidate proposal classifier (harness.docre.rcp, RCPConfig) into <run_dir>/rcp/
+        (checkpoints per epoch, metrics.jsonl, evals.jsonl, best/model.pt)
+    python launch/docre.py rcp-propose --config rcp.json [--docs FILE] [--name test]
+        tunes the threshold on the tuning documents and writes <run_dir>/rcp/candidates/<name>.jsonl (+ stats):
+        the --candidates file of prompts / predict / pipeline
+    torchrun --nproc_per_node 2 launch/docre.py {train-llm,predict,pipeline,rcp-train} --ds ...   over ranks.
+
+LMRC end to end: rcp-train, rcp-propose (candidates of the evaluation documents), then pipeline --candidates
+<run_dir>/rcp/candidates/test.jsonl (the LLM is fine-tuned on gold pairs, asked about the proposed ones).
 
 Offline protocol (no data.* files given): train on Re-DocRED dev, evaluate on Re-DocRED test, Ign F1 from the
 original DocRED training facts, labelled "(DocRED-train facts)". A wrong input is one line `error: ...` on stderr
@@ -55,7 +64,48 @@ def parse_args(argv=None):
             q.add_argument("--resume", action="store_true")
             q.add_argument("--overwrite", action="store_true")
     stages["predict"].add_argument("--model", default="", help="HF model folder (default <run_dir>/llm/export)")
+    _rcp_parsers(sub)
     return p.parse_args(argv)
+
+
+def _rcp_parsers(sub) -> None:
+    t = sub.add_parser("rcp-train", help="train the relation candidate proposal classifier")
+    t.add_argument("--ds", default=None, help="DeepSpeed JSON (ZeRO-2/3); plain torch when omitted")
+    t.add_argument("--resume", action="store_true")
+    t.add_argument("--overwrite", action="store_true")
+    pr = sub.add_parser("rcp-propose", help="tune the RCP threshold and write a candidates file")
+    pr.add_argument("--docs", default="", help="DocRED-format documents (default: propose_file)")
+    pr.add_argument("--name", default="test", help="candidates/<name>.jsonl")
+    for q in (t, pr):
+        q.add_argument("--config", default=None, help="RCPConfig JSON (defaults if omitted)")
+        q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+
+
+def cmd_rcp(args) -> int:
+    import json
+
+    from harness.config import load_config
+    from harness.docre.rcp.config import RCPConfig, check
+    from harness.docre.rcp.stage import rcp_propose
+    from harness.docre.rcp.train import RCPTrainer
+
+    cfg = load_config(args.config, args.set, cls=RCPConfig)
+    check(cfg)
+    if args.cmd == "rcp-train":
+        trainer = RCPTrainer(cfg, args.ds, resume=args.resume, overwrite=args.overwrite)
+        try:
+            with input_errors():
+                trainer.prepare()
+            out = trainer.build().train()
+        finally:
+            trainer.close()
+    else:
+        dist.init()
+        out = rcp_propose(cfg, docs_path=args.docs, name=args.name)
+    if dist.rank() == 0:
+        print(json.dumps(out, sort_keys=True))
+    dist.destroy()
+    return 0
 
 
 def cmd_eval(args) -> int:
@@ -129,6 +179,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.cmd == "eval":
         return cmd_eval(args)
+    if args.cmd.startswith("rcp-"):
+        return cmd_rcp(args)
     cfg = load_config(args.config, args.set, cls=DocREConfig)
     if args.cmd == "prompts":
         return cmd_prompts(cfg, args)

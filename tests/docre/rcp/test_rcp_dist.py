@@ -53,7 +53,7 @@ def test_two_ranks_zero3_equal_one_rank_plain(tmp_path):
     plain = load_config(None, _sets(tmp_path / "plain", 2), cls=RCPConfig)
     rcp_train(plain)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_port()),
-           str(ROOT / "launch" / "docre_rcp.py"), "train", "--ds", str(CPU_DS),
+           str(ROOT / "launch" / "docre.py"), "rcp-train", "--ds", str(CPU_DS),
            *[a for s in _sets(tmp_path / "ds", 1) for a in ("--set", s)]]
     out = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
     assert out.returncode == 0, f"torchrun failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"

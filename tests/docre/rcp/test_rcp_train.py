@@ -27,7 +27,7 @@ def _sets(run, extra=()):
 def _main(argv):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("docre_rcp", ROOT / "launch" / "docre_rcp.py")
+    spec = importlib.util.spec_from_file_location("launch_docre", ROOT / "launch" / "docre.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.main(argv)
@@ -40,13 +40,13 @@ def _args(cmd, sets, *extra):
 def test_entry_point_trains_and_writes_the_candidates_file(tmp_path):
     run = tmp_path / "run"
     sets = _sets(run, ["epochs=2"])
-    assert _main(_args("train", sets)) == 0
+    assert _main(_args("rcp-train", sets)) == 0
     files = RCPFiles(run)
     metrics = [json.loads(x) for x in files.metrics.read_text().splitlines()]
     assert [m["step"] for m in metrics] == [1, 2, 3, 4] and all(m["loss"] > 0 for m in metrics)
     assert [e["epoch"] for e in map(json.loads, files.evals.read_text().splitlines())] == [1, 2]
     assert files.best_model.is_file() and (files.checkpoints / "latest").read_text() == "step4"
-    assert _main(_args("propose", sets, "--name", "fx")) == 0
+    assert _main(_args("rcp-propose", sets, "--name", "fx")) == 0
     docs = read_docred(FIXTURE)
     rows = [json.loads(x) for x in files.candidates("fx").read_text().splitlines()]
     thr = json.loads(files.threshold.read_text())["threshold"]
