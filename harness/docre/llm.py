@@ -34,8 +34,6 @@ from harness.docre.prompts import Prompt
 from harness.eval.batches import sharded_batches
 from harness.eval.generate import greedy_texts
 from harness.run import atomic_write_dir
-from harness.train import engine as eng
-from harness.train import metrics as tm
 from harness.train.trainer import Trainer
 
 TEMPLATE = Template("docre", "{sentence}", "")  # the prompt is the whole text; the answer follows it directly
@@ -96,25 +94,13 @@ class DocRETrainer(Trainer):
         super().__init__(cfg, ds_path, **kw)
         self.lora = lora
 
-    def _build_engine(self) -> None:
+    def adapt_model(self, model):
         if self.lora is None or self.lora.r <= 0:
-            return super()._build_engine()
+            return model
         if self.ds_config is not None and self.ds_config.get("zero_optimization", {}).get("stage", 0) == 3:
             raise ValueError("lora.r > 0 under ZeRO-3 is not supported (the merged export needs the full weights); "
                              "use a ZeRO-0/1/2 DeepSpeed config or full fine-tuning (lora.r=0)")
-        self.device = dist.device_for(self.info)
-        tok, tc = self.tok, self.tc
-        model, keep = eng.construct_model(self.cfg.model, vocab_size=len(tok), pad_id=tok.pad_token_id,
-                                          eos_id=tok.eos_token_id, seed=tc.seed, device=self.device,
-                                          ds_config=self.ds_config)
-        model = inject_lora(model, self.lora)
-        self.engine = (eng.PlainEngine(model, tc, self.total) if self.ds_config is None
-                       else eng.DSEngine(model, tc, self.total, self.ds_config, keep))
-        if self.info.is_main:
-            model.config.save_pretrained(str(self.run.checkpoints / "hf_config"))
-            tok.save_pretrained(str(self.run.checkpoints / "tokenizer"))
-        self.n_matmul = tm.matmul_params(model)
-
+        return inject_lora(model, self.lora)
 
 def export_merged(model, tokenizer, out_dir: Path) -> Path | None:
     """Rank 0 writes the LoRA-merged model (one process: the plain engine) as a Hugging Face folder."""

@@ -218,19 +218,8 @@ class DPOTrainer(Trainer):
                  f"{dropped(len(self.enc), self.gbs)} pairs/epoch dropped; {o.loss}, beta {o.beta}, label "
                  f"smoothing {o.label_smoothing}, reference {pref.reference_spec(self.cfg)}")
 
-    def _build_engine(self) -> None:
-        self.device = dist.device_for(self.info)
-        tok, tc = self.tok, self.tc
-        model, keep = eng.construct_model(self.cfg.model, vocab_size=len(tok), pad_id=tok.pad_token_id,
-                                          eos_id=tok.eos_token_id, seed=tc.seed, device=self.device,
-                                          ds_config=self.ds_config)
-        cls = engine_class(self.objective, ds=self.ds_config is not None)
-        self.engine = (cls(model, tc, self.total) if self.ds_config is None
-                       else cls(model, tc, self.total, self.ds_config, keep))
-        if self.info.is_main:
-            model.config.save_pretrained(str(self.run.checkpoints / "hf_config"))
-            tok.save_pretrained(str(self.run.checkpoints / "tokenizer"))
-        self.n_matmul = tm.matmul_params(model)
+    def engine_classes(self) -> tuple[type, type]:
+        return engine_class(self.objective, ds=False), engine_class(self.objective, ds=True)
 
     def _batch(self, pair_ids: list[int]) -> dict:
         seqs = pref.sequence_indices(pair_ids)

@@ -193,12 +193,23 @@ class Trainer:
         model, keep = eng.construct_model(self.cfg.model, vocab_size=len(tok), pad_id=tok.pad_token_id,
                                           eos_id=tok.eos_token_id, seed=tc.seed, device=self.device,
                                           ds_config=self.ds_config)
-        self.engine = (eng.PlainEngine(model, tc, self.total) if self.ds_config is None
-                       else eng.DSEngine(model, tc, self.total, self.ds_config, keep))
+        model = self.adapt_model(model)
+        plain, ds = self.engine_classes()
+        self.engine = (plain(model, tc, self.total) if self.ds_config is None
+                       else ds(model, tc, self.total, self.ds_config, keep))
         if self.info.is_main:
             model.config.save_pretrained(str(self.run.checkpoints / "hf_config"))
             tok.save_pretrained(str(self.run.checkpoints / "tokenizer"))
         self.n_matmul = tm.matmul_params(model)
+
+    def engine_classes(self) -> tuple[type, type]:
+        """(plain, DeepSpeed) engine classes; a recipe with another loss returns subclasses whose ``loss_cls`` is its
+        module (harness.train.dpo)."""
+        return eng.PlainEngine, eng.DSEngine
+
+    def adapt_model(self, model):
+        """The constructed model before the engine wraps it (harness.docre.llm injects LoRA adapters here)."""
+        return model
 
     # ---- one optimizer step ------------------------------------------------------------------------------
     def _batch(self, idx: list[int]) -> dict:
