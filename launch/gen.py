@@ -35,6 +35,8 @@ def parse_args(argv=None):
     g.add_argument("--config", default=None, help="generation config JSON (harness.gen.config.GenRunConfig)")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. gen.k=4")
     g.add_argument("--overwrite", action="store_true", help="delete samples generated here under other settings")
+    g.add_argument("--ds", default=None, help="DeepSpeed JSON config of the generator warm-up (gen.warmup_epochs > 0; "
+                   "needed at more than one rank; omit for single-process plain torch)")
     g.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     for name, what in (("pairs", "preference pairs -> <run_dir>/pairs.jsonl"),
                        ("metrics", "print the diversity metrics of <run_dir>/metrics.json")):
@@ -90,7 +92,7 @@ def main(argv=None, on_step=None) -> int:
         from harness.gen.stage import generate
 
         cfg = load_config(args.config, args.set, cls=GenRunConfig)
-        generate(cfg, overwrite=args.overwrite, on_step=on_step)
+        generate(cfg, overwrite=args.overwrite, on_step=on_step, ds_path=args.ds)
         dist.destroy()
     elif args.command == "pairs":
         from harness.gen.stage import pairs
