@@ -9,7 +9,9 @@
 
 generate writes <run_dir>/samples/{train,dev,test}.jsonl (a data.dataset=jsonl folder; test = the real test split),
 candidates.jsonl, rejects.jsonl, metrics.json and the manifest (harness.gen.files.GenFiles). It resumes after a
-crash (same command); a folder generated under other settings is refused (--overwrite starts it again).
+crash (same command); a folder generated under other settings is refused (--overwrite starts it again). With
+gen.warmup_epochs > 0 the generator is first fine-tuned on gold generation lines in <run_dir>/warmup (harness.gen.warmup;
+--ds: its DeepSpeed config, needed at more than one rank) and generation loads that export.
 dpo fine-tunes the generator (model.large of a harness.config.RunConfig) on preference pairs (harness.train.dpo):
 the reference model is scored once into <run_dir>/dpo_ref (resumable, manifest-checked), then the harness's loop
 trains (checkpoints, --resume, export).

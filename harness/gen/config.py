@@ -36,6 +36,7 @@ class GenConfig:
     warmup_epochs: int = 0  # 0 = off (a real checkpoint generates as it is); > 0: epochs over the warm-up examples
     warmup_lr: float = 2e-5  # peak learning rate of the warm-up (cosine, 10% linear warm-up)
     warmup_per_relation: int = 8  # gold examples per relation that are warm-up answers (0 = all of the relation's)
+    warmup_prompts: int = 1  # prompts (demonstration sets) per warm-up answer
     warmup_micro_batch: int = 8  # warm-up examples per micro-batch per rank
 
 
@@ -72,8 +73,9 @@ def check_gen_config(cfg: GenRunConfig) -> None:
     for name in ("max_steps", "seed_gold", "gold_per_relation", "warmup_epochs", "warmup_per_relation"):
         if getattr(g, name) < 0:
             bad.append(f"gen.{name}={getattr(g, name)}: must be >= 0")
-    if g.warmup_micro_batch < 1 or not g.warmup_lr > 0:
-        bad.append(f"gen.warmup_micro_batch={g.warmup_micro_batch} must be >= 1 and gen.warmup_lr={g.warmup_lr} > 0")
+    if min(g.warmup_micro_batch, g.warmup_prompts) < 1 or not g.warmup_lr > 0:
+        bad.append(f"gen.warmup_micro_batch={g.warmup_micro_batch} and gen.warmup_prompts={g.warmup_prompts} must be "
+                   f">= 1 and gen.warmup_lr={g.warmup_lr} > 0")
     if g.temperature < 0 or not 0 < g.top_p <= 1:
         bad.append(f"gen.temperature={g.temperature} must be >= 0 and gen.top_p={g.top_p} in (0, 1]")
     if not 0 <= g.dev_fraction < 1:

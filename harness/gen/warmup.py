@@ -13,6 +13,10 @@ relation's gold training examples in ``gold_order`` (the order generation draws 
   of the relation: the ones following the answer's in the (cyclic) order, never the answer itself. Their number
   cycles over the counts generation's prompts have: one-by-one ``gen.seed_gold`` .. ``gen.window`` (the window
   fills as samples arrive), batch ``gen.seed_gold``; fewer when the relation has fewer other gold examples.
+- ``gen.warmup_prompts`` prompts per answer: prompt r takes its demonstrations from position ``r x count`` on in
+  that order (cyclic; r = 0: the answer's successors) and the count next in the cycle, so an answer is seen under
+  several demonstration sets and the generator learns to write a relation's line whatever the window holds, not
+  one answer per prompt.
 Choices made here: the answers are gold examples (not earlier generations); the demonstrations are gold examples
 in the window's line format; every answer appears once per epoch.
 
@@ -59,10 +63,12 @@ def relation_examples(label: str, index: int, train: list[Example], g: GenConfig
     counts = demo_counts(g)
     out = []
     for a in range(n):
-        k = min(counts[a % len(counts)], len(gold) - 1)
-        demos = [gold[(a + 1 + d) % len(gold)] for d in range(k)]
-        out.append(Example(id=f"warmup:{label}:{a}", text=render(label, demos, g.mode), head="", tail="",
-                           head_span=(0, 0), tail_span=(0, 0), label=answer_text(gold[a]), split="train"))
+        others = gold[a + 1:] + gold[:a]  # the relation's other gold examples, from the answer's successor on
+        for r in range(g.warmup_prompts):
+            k = min(counts[(a + r) % len(counts)], len(others))
+            demos = [others[(r * k + d) % len(others)] for d in range(k)] if others else []
+            out.append(Example(id=f"warmup:{label}:{a}:{r}", text=render(label, demos, g.mode), head="", tail="",
+                               head_span=(0, 0), tail_span=(0, 0), label=answer_text(gold[a]), split="train"))
     return out
 
 
