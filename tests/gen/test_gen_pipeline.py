@@ -11,6 +11,7 @@ import pytest
 
 from harness.config import DataConfig
 from harness.data.dataset import load_splits
+from harness.gen.prompt import strip_markers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +36,10 @@ def test_experiment_trains_on_generated_samples_end_to_end(tmp_path):
     assert (root / "generate" / "warmup" / "export" / "config.json").is_file()  # generation ran the warmed-up model
     rows = [json.loads(line) for line in (Path(gen["samples"]) / "train.jsonl").read_text().splitlines()]
     generated = [r for r in rows if r["id"].startswith("gen:")]
-    print(f"training split: {len(generated)} generated + {len(rows) - len(generated)} gold")
+    real_train = {strip_markers(ex.text) for ex in load_splits(DataConfig(synthetic_size=64)).train}
+    copies = sum(strip_markers(r["text"]) in real_train for r in generated)
+    print(f"training split: {len(generated)} generated ({copies} of them a gold training sentence verbatim) + "
+          f"{len(rows) - len(generated)} gold")
     assert gen["counts"]["generated"] > 0 and generated  # generated samples are in the training split
     data = json.loads((root / "sft" / "data" / "manifest.json").read_text())
     assert data["dataset"] == "jsonl" and data["config"]["data_dir"] == gen["samples"]
