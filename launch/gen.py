@@ -9,7 +9,9 @@
 
 generate writes <run_dir>/samples/{train,dev,test}.jsonl (a data.dataset=jsonl folder; test = the real test split),
 candidates.jsonl, rejects.jsonl, metrics.json and the manifest (harness.gen.files.GenFiles). It resumes after a
-crash (same command); a folder generated under other settings is refused (--overwrite starts it again).
+crash (same command); a folder generated under other settings is refused (--overwrite starts it again). With
+gen.warmup_epochs > 0 the generator is first fine-tuned on gold generation lines in <run_dir>/warmup (harness.gen.warmup;
+--ds: its DeepSpeed config, needed at more than one rank) and generation loads that export.
 dpo fine-tunes the generator (model.large of a harness.config.RunConfig) on preference pairs (harness.train.dpo):
 the reference model is scored once into <run_dir>/dpo_ref (resumable, manifest-checked), then the harness's loop
 trains (checkpoints, --resume, export).
@@ -35,6 +37,8 @@ def parse_args(argv=None):
     g.add_argument("--config", default=None, help="generation config JSON (harness.gen.config.GenRunConfig)")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. gen.k=4")
     g.add_argument("--overwrite", action="store_true", help="delete samples generated here under other settings")
+    g.add_argument("--ds", default=None, help="DeepSpeed JSON config of the generator warm-up (gen.warmup_epochs > 0; "
+                   "needed at more than one rank; omit for single-process plain torch)")
     g.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     for name, what in (("pairs", "preference pairs -> <run_dir>/pairs.jsonl"),
                        ("metrics", "print the diversity metrics of <run_dir>/metrics.json")):
@@ -90,7 +94,7 @@ def main(argv=None, on_step=None) -> int:
         from harness.gen.stage import generate
 
         cfg = load_config(args.config, args.set, cls=GenRunConfig)
-        generate(cfg, overwrite=args.overwrite, on_step=on_step)
+        generate(cfg, overwrite=args.overwrite, on_step=on_step, ds_path=args.ds)
         dist.destroy()
     elif args.command == "pairs":
         from harness.gen.stage import pairs

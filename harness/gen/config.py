@@ -32,6 +32,12 @@ class GenConfig:
     batch_size: int = 16  # completions per generate call (does not change the samples)
     relations: str = ""  # comma list of labels to generate for ("" = every label; commas inside (...) are the label's)
     dev_fraction: float = 0.1  # fraction of the generated samples held out as samples/dev.jsonl (seeded by seed)
+    # generator warm-up (harness.gen.warmup): SFT of model.large on gold generation lines before generating
+    warmup_epochs: int = 0  # 0 = off (a real checkpoint generates as it is); > 0: epochs over the warm-up examples
+    warmup_lr: float = 2e-5  # peak learning rate of the warm-up (cosine, 10% linear warm-up)
+    warmup_per_relation: int = 8  # gold examples per relation that are warm-up answers (0 = all of the relation's)
+    warmup_prompts: int = 1  # prompts (demonstration sets) per warm-up answer
+    warmup_micro_batch: int = 8  # warm-up examples per micro-batch per rank
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,9 +70,12 @@ def check_gen_config(cfg: GenRunConfig) -> None:
     for name in ("samples_per_relation", "k", "window", "batch_size", "max_new_tokens"):
         if getattr(g, name) < 1:
             bad.append(f"gen.{name}={getattr(g, name)}: must be >= 1")
-    for name in ("max_steps", "seed_gold", "gold_per_relation"):
+    for name in ("max_steps", "seed_gold", "gold_per_relation", "warmup_epochs", "warmup_per_relation"):
         if getattr(g, name) < 0:
             bad.append(f"gen.{name}={getattr(g, name)}: must be >= 0")
+    if min(g.warmup_micro_batch, g.warmup_prompts) < 1 or not g.warmup_lr > 0:
+        bad.append(f"gen.warmup_micro_batch={g.warmup_micro_batch} and gen.warmup_prompts={g.warmup_prompts} must be "
+                   f">= 1 and gen.warmup_lr={g.warmup_lr} > 0")
     if g.temperature < 0 or not 0 < g.top_p <= 1:
         bad.append(f"gen.temperature={g.temperature} must be >= 0 and gen.top_p={g.top_p} in (0, 1]")
     if not 0 <= g.dev_fraction < 1:

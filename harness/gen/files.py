@@ -10,6 +10,8 @@
       rejects.jsonl          every candidate not kept, with its reason
       metrics.json           diversity and correctness figures
       pairs.jsonl            preference pairs (launch/gen.py pairs)
+      warmup/                the generator warm-up's training run folder (gen.warmup_epochs > 0; harness.gen.warmup):
+                             config.json, checkpoints/, metrics.jsonl, export/ (the generator generation loads)
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class GenFiles:
     rejects = property(lambda self: self.root / "rejects.jsonl")
     metrics = property(lambda self: self.root / "metrics.json")
     pairs = property(lambda self: self.root / "pairs.jsonl")
+    warmup = property(lambda self: self.root / "warmup")
 
     def state(self, relation_index: int) -> Path:
         return self.state_dir / f"{relation_index}.json"

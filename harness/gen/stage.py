@@ -33,7 +33,7 @@ def result_fields(cfg) -> dict:
 def check_folder(files: GenFiles, cfg: GenRunConfig, overwrite: bool) -> None:
     """(rank 0, under the lock) Same settings resume; other settings are refused, or wiped with --overwrite."""
     if overwrite:
-        for p in (files.state_dir.parent, files.samples, files.run.data, files.run.tokenizer):
+        for p in (files.state_dir.parent, files.samples, files.run.data, files.run.tokenizer, files.warmup):
             shutil.rmtree(p, ignore_errors=True)
         for p in (files.candidates, files.rejects, files.metrics, files.pairs):
             p.unlink(missing_ok=True)
@@ -45,41 +45,49 @@ def check_folder(files: GenFiles, cfg: GenRunConfig, overwrite: bool) -> None:
     cfg.dump(files.config)
 
 
-def _generator(cfg: GenRunConfig, splits, files: GenFiles):
-    from harness.models.load import build_model, family_of, model_identity
+def _generator(cfg: GenRunConfig, splits, files: GenFiles, labels: list[str], ds_path=None):
+    """(model, tokenizer, identity) of the generator: model.large, or its warm-up export (gen.warmup_epochs > 0)."""
+    from harness.models.load import build_model, family_of, is_preset, model_identity, resolve_config
     from harness.models.tokenizer import run_tokenizer
 
     tok = run_tokenizer(cfg.model, splits, files.run.tokenizer)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    model = build_model(cfg.model.large, vocab_size=len(tok), dtype=cfg.model.dtype, device=dist.device_for(),
-                        attn_impl=cfg.model.attn_impl, seed=cfg.gen.seed, pad_id=pad, eos_id=tok.eos_token_id)
-    if family_of(model.config) != "causal":
+    if family_of(resolve_config(cfg.model.large, len(tok), pad_id=pad, eos_id=tok.eos_token_id)) != "causal":
         raise InputError(f"model.large={cfg.model.large!r} is a seq2seq model; the generator must be causal")
+    spec = cfg.model.large
+    if cfg.gen.warmup_epochs > 0:
+        from harness.gen.warmup import run_warmup
+
+        shared = cfg.model.tokenizer or (str(files.run.tokenizer) if is_preset(spec) else "")
+        spec = str(run_warmup(cfg, splits, labels, files.warmup, shared, ds_path))
+    model = build_model(spec, vocab_size=len(tok), dtype=cfg.model.dtype, device=dist.device_for(),
+                        attn_impl=cfg.model.attn_impl, seed=cfg.gen.seed, pad_id=pad, eos_id=tok.eos_token_id)
     model.eval()
-    return model, tok, model_identity(cfg.model.large, model.config)
+    return model, tok, model_identity(spec, model.config)
 
 
-def generate(cfg: GenRunConfig, *, overwrite: bool = False,
-             on_step: Callable[[int], None] | None = None) -> dict | None:
-    """The generate stage on this rank; returns the manifest on rank 0 (None elsewhere)."""
+def generate(cfg: GenRunConfig, *, overwrite: bool = False, on_step: Callable[[int], None] | None = None,
+             ds_path: str | None = None) -> dict | None:
+    """The generate stage on this rank; returns the manifest on rank 0 (None elsewhere). ``ds_path``: the
+    DeepSpeed config of the generator warm-up (needed for it at more than one rank; harness.gen.warmup)."""
     check_gen_config(cfg)
     dist.init()
     files = GenFiles(cfg.run_dir)
     lock = claim_run_folder(files.root, "gen", lambda: check_folder(files, cfg, overwrite))
     try:
-        return _generate(cfg, files, on_step)
+        return _generate(cfg, files, on_step, ds_path)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _generate(cfg: GenRunConfig, files: GenFiles, on_step) -> dict | None:
+def _generate(cfg: GenRunConfig, files: GenFiles, on_step, ds_path=None) -> dict | None:
     from harness.data.dataset import prepare_splits
 
     with input_errors():
         splits = prepare_splits(cfg.data, files.run.data, is_writer=dist.rank() == 0, wait=dist.barrier)
     labels = relation_labels(cfg.gen, splits.label_space.labels)
-    model, tok, model_id = _generator(cfg, splits, files)
+    model, tok, model_id = _generator(cfg, splits, files, labels, ds_path)
     mine = dist.shard_range(len(labels), dist.rank(), dist.world())
     states = load_states(files, labels, mine, splits.train, cfg.gen)
     run_steps(model, tok, states, cfg.gen, files, on_step)

@@ -1,5 +1,5 @@
-"""launch/experiment.py --train-data generated on the embedded default: generate -> reference -> scoring -> SFT and
-ATLANTIS on the generated folder -> evaluation on the REAL test split (~4 min on 2 shared cores, 1 rank)."""
+"""launch/experiment.py --train-data generated on the embedded default: generator warm-up -> generate -> reference ->
+scoring -> SFT and ATLANTIS on the generated folder -> evaluation on the REAL test split (1 rank)."""
 
 import json
 import os
@@ -11,6 +11,7 @@ import pytest
 
 from harness.config import DataConfig
 from harness.data.dataset import load_splits
+from harness.gen.prompt import strip_markers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,11 +26,21 @@ def test_experiment_trains_on_generated_samples_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((root / "summary.json").read_text())
     gen = summary["generate"]
-    print("\ngenerate:", gen["counts"], "rejects", gen["overall"]["rejects"])
+    print("\ngenerate:", gen["counts"], "accepted", gen["overall"]["accepted"], "of", gen["overall"]["candidates"],
+          "candidates; rejects", gen["overall"]["rejects"])
+    print("diversity:", {k: gen["overall"][k] for k in ("distinct_1", "distinct_2", "self_bleu", "similarity")})
     for name, run in summary["runs"].items():
         print(f"{name}: macro-F1 {100 * run['macro_f1']:.2f} %, accuracy {100 * run['accuracy']:.2f} %")
     assert set(summary["runs"]) == {"sft", "atlantis"} and "generate" in summary["timings_s"]
     assert gen["overall"]["candidates"] == sum(gen["overall"]["rejects"].values()) + gen["overall"]["accepted"]
+    assert (root / "generate" / "warmup" / "export" / "config.json").is_file()  # generation ran the warmed-up model
+    rows = [json.loads(line) for line in (Path(gen["samples"]) / "train.jsonl").read_text().splitlines()]
+    generated = [r for r in rows if r["id"].startswith("gen:")]
+    real_train = {strip_markers(ex.text) for ex in load_splits(DataConfig(synthetic_size=64)).train}
+    copies = sum(strip_markers(r["text"]) in real_train for r in generated)
+    print(f"training split: {len(generated)} generated ({copies} of them a gold training sentence verbatim) + "
+          f"{len(rows) - len(generated)} gold")
+    assert gen["counts"]["generated"] > 0 and generated  # generated samples are in the training split
     data = json.loads((root / "sft" / "data" / "manifest.json").read_text())
     assert data["dataset"] == "jsonl" and data["config"]["data_dir"] == gen["samples"]
     assert data["counts"]["train"] + data["counts"]["dev"] == gen["counts"]["train"] + gen["counts"]["dev"]
