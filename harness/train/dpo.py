@@ -204,14 +204,7 @@ class DPOTrainer(Trainer):
         self.seq_enc = pref.encode_pairs(self.pairs, tok)
         self.enc = pref.PairView(self.seq_enc)  # harness.train.data orders and splits pairs
         self.packed = self.tc.packing
-        if self.packed and self.tc.tokens_per_micro_batch <= 0:
-            raise ValueError(f"train.tokens_per_micro_batch must be > 0, got {self.tc.tokens_per_micro_batch}")
-        self.world, gas = dist.world(), self.tc.grad_accum
-        self.gbs = self.tc.micro_batch * gas * self.world
-        self.steps_per_epoch = len(self.enc) // self.gbs
-        if self.steps_per_epoch == 0:
-            raise ValueError(f"{len(self.enc)} preference pairs are fewer than one global batch ({self.gbs} pairs)")
-        self.total = self.steps_per_epoch * self.tc.epochs
+        gas = self.plan_steps("preference pairs")
         o = self.objective
         log.info(f"dpo: {len(self.enc)} pairs, global batch {self.gbs} pairs ({self.tc.micro_batch} x {gas} x "
                  f"{self.world} ranks), {self.steps_per_epoch} steps/epoch, {self.total} steps; "

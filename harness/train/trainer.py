@@ -173,19 +173,25 @@ class Trainer:
         self.packed = self.tc.packing and self.family == "causal"
         if self.tc.packing and not self.packed:
             log.info("train.packing: seq2seq models train on padded micro-batches (packing is for causal models)")
+        gas = self.plan_steps("training examples")
+        log.info(f"train: {len(self.enc)} examples, global batch {self.gbs} ({self.tc.micro_batch} x {gas} x "
+                 f"{self.world} ranks), {self.steps_per_epoch} steps/epoch, {self.total} steps; "
+                 f"{dropped(len(self.enc), self.gbs)} examples/epoch dropped (partial last batch); "
+                 f"{f'packed rows of <= {self.tc.tokens_per_micro_batch} tokens' if self.packed else 'padded rows'}; "
+                 f"{'weights ' + self.tc.weights_file if self.weights is not None else 'plain SFT'}")
+
+    def plan_steps(self, unit: str) -> int:
+        """World size, global batch (in ``unit``s of ``self.enc``), steps per epoch and total steps; returns
+        grad_accum. Shared by every recipe on this loop (DPO counts pairs)."""
         if self.packed and self.tc.tokens_per_micro_batch <= 0:
             raise ValueError(f"train.tokens_per_micro_batch must be > 0, got {self.tc.tokens_per_micro_batch}")
         self.world, gas = dist.world(), self.tc.grad_accum
         self.gbs = self.tc.micro_batch * gas * self.world
         self.steps_per_epoch = len(self.enc) // self.gbs
         if self.steps_per_epoch == 0:
-            raise ValueError(f"{len(self.enc)} training examples are fewer than one global batch ({self.gbs})")
+            raise ValueError(f"{len(self.enc)} {unit} are fewer than one global batch ({self.gbs} {unit.split()[-1]})")
         self.total = self.steps_per_epoch * self.tc.epochs
-        log.info(f"train: {len(self.enc)} examples, global batch {self.gbs} ({self.tc.micro_batch} x {gas} x "
-                 f"{self.world} ranks), {self.steps_per_epoch} steps/epoch, {self.total} steps; "
-                 f"{dropped(len(self.enc), self.gbs)} examples/epoch dropped (partial last batch); "
-                 f"{f'packed rows of <= {self.tc.tokens_per_micro_batch} tokens' if self.packed else 'padded rows'}; "
-                 f"{'weights ' + self.tc.weights_file if self.weights is not None else 'plain SFT'}")
+        return gas
 
     def _build_engine(self) -> None:
         self.device = dist.device_for(self.info)
