@@ -25,16 +25,6 @@ SETS = ["data.synthetic_size=24", "gen.relations=Works_For,Lives_In,Causes", "ge
         "gen.batch_size=4"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread for this module's tiny models: on a shared 2-core machine two threads per process were
-    10x slower (measured: 5 training steps 0.13 s vs 2.9 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def launch_gen():
     spec = importlib.util.spec_from_file_location("launch_gen", ROOT / "launch" / "gen.py")
     mod = importlib.util.module_from_spec(spec)

@@ -5,9 +5,6 @@ import importlib.util
 import json
 from pathlib import Path
 
-import pytest
-import torch
-
 from harness.cli import run_main
 from harness.config import DataConfig
 from harness.data.dataset import load_splits
@@ -70,14 +67,6 @@ def test_warmup_examples_on_the_synthetic_set_all_round_trip():
     assert len(exs) == len(splits.train)
     by_text = {from_example(ex) for ex in splits.train}
     assert all(parse_sample(ex.label)[0] in by_text for ex in exs)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def launch_gen():
