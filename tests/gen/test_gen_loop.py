@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _gen_common import one_thread  # noqa: F401  (its autouse fixture applies to this module)
 
 from harness.cli import run_main
 from harness.config import DataConfig
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SETS = ["data.synthetic_size=24", "gen.relations=Works_For,Lives_In,Causes", "gen.samples_per_relation=2",
         "gen.k=2", "gen.max_steps=3", "gen.max_new_tokens=10", "gen.seed_gold=1", "gen.gold_per_relation=1",
         "gen.batch_size=4"]
+
 
 
 def launch_gen():

@@ -5,6 +5,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+from _gen_common import one_thread  # noqa: F401  (its autouse fixture applies to this module)
+
 from harness.cli import run_main
 from harness.config import DataConfig
 from harness.data.dataset import load_splits
@@ -67,6 +69,7 @@ def test_warmup_examples_on_the_synthetic_set_all_round_trip():
     assert len(exs) == len(splits.train)
     by_text = {from_example(ex) for ex in splits.train}
     assert all(parse_sample(ex.label)[0] in by_text for ex in exs)
+
 
 
 def launch_gen():

@@ -1,4 +1,5 @@
-"""tests/gen: tiny models run with one intra-op thread (module-scoped, restored after)."""
+"""tests/gen: tiny models run with one intra-op thread (module-scoped, restored after); imported by the modules
+that train tiny models (a conftest.py would break the unique-basename rule of tests/test_layout.py)."""
 
 import pytest
 import torch
