@@ -2,7 +2,7 @@
 
     python benchmarks/bench_optimizer.py [--model tiny-qwen2] [--examples 128] [--epochs 2]
 
-Both runs go through ``harness.train.trainer.train`` (plain torch, one process, same data, seed and schedule); only
+Both runs go through ``harness.train.sft.train`` (plain torch, one process, same data, seed and schedule); only
 ``train.optimizer`` differs. Measured: the bytes of optimizer state tensors after training (bitsandbytes keeps
 tensors under 4096 elements in fp32, so small models save less than the 4x of pure 8-bit state), and the
 per-step loss curves (max |diff|, mean relative diff, mean of the last 4 steps). Under DeepSpeed the 8-bit
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, append_rows, env_stamp  # noqa: E402
 from harness import log  # noqa: E402
 from harness.config import load_config  # noqa: E402
-from harness.train.trainer import train  # noqa: E402
+from harness.train.sft import train  # noqa: E402
 
 
 def state_bytes(optimizer) -> int:

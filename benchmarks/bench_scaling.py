@@ -6,7 +6,7 @@ indices), so doubling the data doubles the time and leaves the peak memory uncha
 Per (stage, size), a fresh subprocess (so ru_maxrss is that stage's own high-water mark):
     scoring  harness.scoring.score.run_scoring of the synthetic training split under the large (tiny-qwen2) and
              small (tiny-qwen2-small) models, fp32, token budget 4096 per batch
-    train    harness.train.trainer.train, plain torch single process, tiny-qwen2, 1 epoch, micro-batch 8, no
+    train    harness.train.sft.train, plain torch single process, tiny-qwen2, 1 epoch, micro-batch 8, no
              evaluation, no export (its end-of-epoch checkpoint is included)
 The synthetic set, its dev split and the tokenizer (trained once on a fixed 200-example text set, identical for
 both sizes) are built before the timer starts. ``seconds`` = wall time of the stage call; ``epoch_s`` (train) =
@@ -86,7 +86,7 @@ def measure(stage: str, n: int, work: Path) -> dict:
         score.score_model = inner
         epoch_s, steps = sum(loop_s), None
     elif stage == "train":
-        from harness.train.trainer import train
+        from harness.train.sft import train
 
         with PeakMemory("cpu") as mem:
             t0 = time.perf_counter()

@@ -59,9 +59,14 @@ def stage_config(cfg, stage: str) -> dict:
     return {k: v for k, v in _flat(keep).items() if k not in NOT_RESULT}
 
 
-def config_hash(cfg, stage: str) -> str:
-    blob = json.dumps(stage_config(cfg, stage), sort_keys=True).encode()
+def settings_hash(settings: dict) -> str:
+    """A short digest of a flat ``{"section.key": value}`` settings dict (recorded with checkpoints)."""
+    blob = json.dumps(settings, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def config_hash(cfg, stage: str) -> str:
+    return settings_hash(stage_config(cfg, stage))
 
 
 def config_diff(recorded: dict, wanted: dict) -> list[str]:

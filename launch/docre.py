@@ -87,16 +87,17 @@ def cmd_rcp(args) -> int:
     from harness.config import load_config
     from harness.docre.rcp.config import RCPConfig, check
     from harness.docre.rcp.stage import rcp_propose
-    from harness.docre.rcp.train import RCPTrainer
+    from harness.docre.rcp.train import rcp_trainer
 
     cfg = load_config(args.config, args.set, cls=RCPConfig)
     check(cfg)
     if args.cmd == "rcp-train":
-        trainer = RCPTrainer(cfg, args.ds, resume=args.resume, overwrite=args.overwrite)
+        trainer = rcp_trainer(cfg, args.ds, resume=args.resume, overwrite=args.overwrite)
         try:
             with input_errors():
                 trainer.prepare()
             out = trainer.build().train()
+            out = {k: out[k] for k in ("steps", "best_f1", "best_epoch")}
         finally:
             trainer.close()
     else:

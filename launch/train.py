@@ -60,10 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     from harness import dist, log
     from harness.cli import input_errors
     from harness.config import load_config
+    from harness.train.sft import SFTObjective
     from harness.train.trainer import Trainer
 
     cfg = load_config(a.config, a.set)
-    trainer = Trainer(cfg, a.ds, resume=a.resume, overwrite=a.overwrite, dist_timeout_s=a.dist_timeout,
+    trainer = Trainer(SFTObjective(cfg), a.ds, resume=a.resume, overwrite=a.overwrite, dist_timeout_s=a.dist_timeout,
                       export=not a.no_export)
     with input_errors():  # a bad config, run folder, data or weights file: one line, exit 2 (harness.cli)
         trainer.prepare()

@@ -45,8 +45,8 @@ def step_bookkeeping(rank: int, world: int) -> dict:
     for mode in ("token", "example", "sequence"):
         out[f"z_{mode}"] = step_normaliser(mine, "causal", mode)
         out[f"z_{mode}_expected"] = float(sum(batch_normaliser(b, "causal", mode) for b in every))
-    loss, norm = step_readout(torch.tensor(0.25 * (rank + 1), dtype=torch.float64), torch.tensor(3.0))
-    out.update(loss=loss, loss_expected=sum(0.25 * (r + 1) for r in range(world)), grad_norm=norm)
+    sums, norm = step_readout(torch.tensor([0.25 * (rank + 1)], dtype=torch.float64), torch.tensor(3.0))
+    out.update(loss=sums[0], loss_expected=sum(0.25 * (r + 1) for r in range(world)), grad_norm=norm)
     return out
 
 

@@ -24,7 +24,6 @@ from pathlib import Path
 import torch
 
 from harness import dist, log
-from harness.cli import input_errors
 from harness.config import DataConfig, RunConfig
 from harness.data.dataset import Splits
 from harness.data.examples import Example
@@ -34,7 +33,8 @@ from harness.docre.prompts import Prompt
 from harness.eval.batches import sharded_batches
 from harness.eval.generate import greedy_texts
 from harness.run import atomic_write_dir
-from harness.train.trainer import Trainer
+from harness.train.sft import SFTObjective
+from harness.train.trainer import run
 
 TEMPLATE = Template("docre", "{sentence}", "")  # the prompt is the whole text; the answer follows it directly
 
@@ -87,20 +87,29 @@ def merge_lora(model) -> torch.nn.Module:
     return model
 
 
-class DocRETrainer(Trainer):
-    """The harness Trainer, with LoRA adapters injected between model construction and the engine."""
+class DocREObjective(SFTObjective):
+    """Weighted CE on the prompts (harness.train.sft) with LoRA adapters injected between model construction and
+    the engine, and the merged export when adapters are trained."""
 
-    def __init__(self, cfg: RunConfig, ds_path=None, *, lora=None, **kw):
-        super().__init__(cfg, ds_path, **kw)
+    def __init__(self, cfg: RunConfig, *, splits: Splits, lora=None):
+        super().__init__(cfg, splits=splits)
         self.lora = lora
 
-    def adapt_model(self, model):
+    def build_model(self, trainer):
+        model, keep = super().build_model(trainer)
         if self.lora is None or self.lora.r <= 0:
-            return model
-        if self.ds_config is not None and self.ds_config.get("zero_optimization", {}).get("stage", 0) == 3:
+            return model, keep
+        ds = trainer.ds_config
+        if ds is not None and ds.get("zero_optimization", {}).get("stage", 0) == 3:
             raise ValueError("lora.r > 0 under ZeRO-3 is not supported (the merged export needs the full weights); "
                              "use a ZeRO-0/1/2 DeepSpeed config or full fine-tuning (lora.r=0)")
-        return inject_lora(model, self.lora)
+        return inject_lora(model, self.lora), keep
+
+    def export(self, trainer):
+        if self.lora is None or self.lora.r <= 0:
+            return super().export(trainer)
+        return export_merged(trainer.engine.model, self.tok, self.files.export)
+
 
 def export_merged(model, tokenizer, out_dir: Path) -> Path | None:
     """Rank 0 writes the LoRA-merged model (one process: the plain engine) as a Hugging Face folder."""
@@ -123,19 +132,9 @@ def train_llm(cfg, splits: Splits, llm_dir: Path, ds_path=None, *, resume: bool 
     folder predict reads)."""
     rc = run_config(cfg, llm_dir, splits.info.get("train_file", ""))
     lora = cfg.lora if cfg.lora.r > 0 else None
-    trainer = DocRETrainer(rc, ds_path, lora=lora, splits=splits, resume=resume, overwrite=overwrite,
-                           export=lora is None)
-    try:
-        with input_errors():  # configs, the run folder (harness.cli)
-            trainer.prepare()
-        trainer.build()
-        out = trainer.train()
-        if lora is not None:
-            out["export_dir"] = export_merged(trainer.engine.model, trainer.tok, trainer.run.export)
-        out.pop("engine")
-        return out
-    finally:
-        trainer.close()  # the engine goes before any process group does (harness.dist.destroy)
+    out = run(DocREObjective(rc, splits=splits, lora=lora), ds_path, resume=resume, overwrite=overwrite)
+    out.pop("engine")  # the engine goes before any process group does (harness.dist.destroy)
+    return out
 
 
 def generate(model, tokenizer, prompts: list[Prompt], *, batch_examples: int, max_new_tokens: int) -> list[str]:

@@ -104,23 +104,19 @@ def run_warmup(cfg, splits: Splits, labels: list[str], folder: Path, tokenizer: 
     from harness.cli import input_errors
     from harness.run import RunDir
     from harness.train import checkpoint as ckpt
-    from harness.train.trainer import Trainer
+    from harness.train.sft import SFTObjective
+    from harness.train.trainer import run
 
-    run = RunDir(folder)
+    folder_run = RunDir(folder)
     if exported(folder):
-        log.info(f"generator warm-up: reusing {run.export}")
-        return run.export
+        log.info(f"generator warm-up: reusing {folder_run.export}")
+        return folder_run.export
     with input_errors():
         ws = warmup_splits(labels, splits, cfg.gen)
-    resume = (run.checkpoints / ckpt.LATEST).is_file()
-    overwrite = not resume and (run.metrics.exists() or run.checkpoints.exists())  # stopped before a checkpoint
+    resume = (folder_run.checkpoints / ckpt.LATEST).is_file()
+    overwrite = not resume and (folder_run.metrics.exists() or folder_run.checkpoints.exists())  # stopped early
     log.info(f"generator warm-up: {len(ws.train)} gold generation lines, {cfg.gen.warmup_epochs} epochs -> {folder}")
-    trainer = Trainer(run_config(cfg, folder, tokenizer), ds_path, splits=ws, resume=resume, overwrite=overwrite)
-    try:
-        with input_errors():
-            trainer.prepare()
-        trainer.build()
-        trainer.train()
-    finally:
-        trainer.close()  # the engine goes before generation builds its model
-    return run.export
+    out = run(SFTObjective(run_config(cfg, folder, tokenizer), splits=ws), ds_path, resume=resume,
+              overwrite=overwrite)
+    out.pop("engine")  # the engine goes before generation builds its model
+    return folder_run.export

@@ -1,6 +1,6 @@
-"""DPO and IPO on the harness's engine: the objective, the ZeRO-3-safe loss module, and the training recipe.
+"""DPO and IPO on the harness's one loop: the loss, the ZeRO-3-safe loss module, and the preference objective.
 
-Objective (per pair; pi / ref = the policy's / reference's log-prob of a completion given the prompt):
+The loss (``PreferenceSpec``; per pair; pi / ref = the policy's / reference's log-prob of a completion given the prompt):
     h    = (pi_c - ref_c) - (pi_r - ref_r)                                    the log-ratio margin (nats)
     dpo  = -(1 - ls) * logsigmoid(beta * h) - ls * logsigmoid(-beta * h)       (ls = dpo.label_smoothing:
            conservative DPO, Mitchell 2023 / TRL's "sigmoid" loss; ls = 0 is Rafailov et al. 2023)
@@ -18,9 +18,10 @@ the same micro-batch (on the same rank), so its loss is computed whole. The LM h
 module under ZeRO-3 (``PreferenceLoss`` subclasses harness.train.loss.WeightedLoss for exactly that).
 
 Normalisation: the step loss is sum over the step's pairs of loss_pair / P, P = the step's global pair count,
-summed on the host from this rank's micro-batches and all-reduced before any forward (``pair_normaliser``: the pair
-counterpart of harness.train.normaliser.step_normaliser; DeepSpeed's backward scaling is undone by the engine as
-for every loss). ``train.micro_batch`` counts pairs; ``train.norm_mode`` does not apply.
+summed on the host from this rank's micro-batches and all-reduced before any forward
+(``harness.train.objective.global_count``: the pair counterpart of harness.train.normaliser.step_normaliser);
+DeepSpeed's backward scaling is undone by the engine as for every loss. ``train.micro_batch`` counts pairs;
+``train.norm_mode`` does not apply.
 
 metrics.jsonl: the trainer's fixed keys (loss = the step's mean pair loss) plus the standard DPO metrics (TRL's
 names in the comments), over the step's pairs, with rewards r = beta * (pi - ref):
@@ -34,31 +35,28 @@ No evaluation runs during DPO (``train.eval_split`` is ignored): the generation 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
-from functools import partial
 
 import torch
 import torch.nn.functional as F
 
-from harness import dist, log
+from harness import dist
 from harness.cli import input_errors
 from harness.data.tokenize import collate, pack
 from harness.kernels import weighted_linear_cross_entropy
 from harness.models.label_rows import body_hidden, gather_label_rows, lm_head_of
-from harness.runstate import check_same_config, config_hash
-from harness.train import engine as eng
-from harness.train import metrics as tm
+from harness.run import RunDir
+from harness.runstate import stage_config
 from harness.train import preference as pref
-from harness.train.data import dropped, rank_micro_batches
+from harness.train.data import dropped
 from harness.train.loss import WeightedLoss
-from harness.train.trainer import Trainer
+from harness.train.objective import Objective, build_lm, global_count
 
 LOSSES = ("dpo", "ipo")
 
 
 @dataclass(frozen=True)
-class Objective:
+class PreferenceSpec:
     loss: str = "dpo"  # dpo | ipo
     beta: float = 0.1  # > 0
     label_smoothing: float = 0.0  # dpo only, in [0, 0.5)
@@ -75,7 +73,7 @@ class Objective:
             raise ValueError("dpo.label_smoothing applies to dpo only (conservative DPO); set it to 0 for ipo")
 
     @classmethod
-    def from_config(cls, dcfg) -> Objective:
+    def from_config(cls, dcfg) -> PreferenceSpec:
         return cls(loss=dcfg.loss, beta=dcfg.beta, label_smoothing=dcfg.label_smoothing,
                    ipo_average=dcfg.ipo_average)
 
@@ -85,7 +83,7 @@ class Objective:
         return self.loss == "ipo" and self.ipo_average
 
 
-def preference_losses(pi_c, pi_r, ref_c, ref_r, obj: Objective) -> tuple[torch.Tensor, torch.Tensor]:
+def preference_losses(pi_c, pi_r, ref_c, ref_r, obj: PreferenceSpec) -> tuple[torch.Tensor, torch.Tensor]:
     """(per-pair losses [k], margins h [k]) from per-pair log-probs (any float dtype; computed in it)."""
     h = (pi_c - ref_c) - (pi_r - ref_r)
     if obj.loss == "ipo":
@@ -100,7 +98,7 @@ class PreferenceLoss(WeightedLoss):
     order (sums, or per-token means when the objective averages). After each forward, ``stats`` holds
     [sum of chosen rewards, sum of rejected rewards, pairs with r_c > r_r] (float64, detached, on the device)."""
 
-    def __init__(self, model, *, objective: Objective, norm_mode: str = "sequence", impl: str = "auto",
+    def __init__(self, model, *, objective: PreferenceSpec, norm_mode: str = "sequence", impl: str = "auto",
                  zero3: bool = False):
         super().__init__(model, norm_mode=norm_mode, impl=impl, zero3=zero3)
         if self.family != "causal":
@@ -139,133 +137,106 @@ class PreferenceLoss(WeightedLoss):
         return losses.sum().float() / float(normaliser)
 
 
-def engine_class(objective: Objective, ds: bool):
-    """PlainEngine / DSEngine with ``PreferenceLoss`` (bound to ``objective``) as the loss module."""
-    base = eng.DSEngine if ds else eng.PlainEngine
-    return type(f"Preference{base.__name__}", (base,),
-                {"loss_cls": staticmethod(partial(PreferenceLoss, objective=objective))})
-
-
-def pair_normaliser(micro: list[list[int]]) -> float:
-    """The step's global pair count: this rank's micro-batches' pairs, summed over ranks (host tensor)."""
-    local = torch.tensor([float(sum(len(m) for m in micro))], dtype=torch.float64)
-    return float(dist.all_reduce_sum(local).item())
-
-
-class DPOTrainer(Trainer):
-    """The harness's Trainer (loop, checkpoints, exact resume, export) on preference pairs. ``setup()`` =
-    ``prepare()`` (config, run folder, pairs, tokens) + ``score_reference()`` (the reference pass, skipped when its
-    memmaps are complete) + ``build()`` (checked reference scores, model, engine, resume state)."""
+class PreferenceObjective(Objective):
+    """The preference objective on the one loop (harness.train.trainer): items are pairs, a micro-batch holds the
+    2k sequences of its k pairs plus their reference log-probs, the normaliser is the step's global pair count.
+    Set-up: ``prepare`` (config, pairs, tokens), then ``score_reference()`` (the reference pass, skipped when its
+    memmaps are complete), then the Trainer's build (``build_model`` loads the checked reference scores first)."""
 
     stage = "dpo"
+    unit = "pairs"
 
-    def setup(self) -> DPOTrainer:
-        return self.prepare().score_reference().build()
+    def __init__(self, cfg):
+        self.cfg, self.train_cfg, self.files = cfg, cfg.train, RunDir(cfg.run_dir)
 
-    def score_reference(self, on_batch=None) -> DPOTrainer:
-        pref.score_reference(self.cfg, self.pairs, self.seq_enc, self.tok, on_batch=on_batch)
-        return self
+    def settings(self, config: dict | None = None) -> dict:
+        c = self.cfg if config is None else config
+        return {**stage_config(c, "train"), **stage_config(c, "dpo")}
 
-    def build(self) -> DPOTrainer:
-        self.ref = pref.load_reference(self.cfg, self.pairs, self.seq_enc, self.tok)
-        super().build()
-        return self
-
-    def _check_run_folder(self) -> None:
-        super()._check_run_folder()
-        if self.resume:
-            check_same_config(self.run.config, self.cfg, self.stage, what="the DPO run being resumed",
-                              way_out="resume with the run's own settings (its config.json), or start it over "
-                                      "with --overwrite")
-
-    def _load_data(self) -> None:
-        self.objective = Objective.from_config(self.cfg.dpo)
-        self.pairs = pref.read_pairs(self.cfg.dpo.pairs_file)
-        self.splits, self.weights, self.template = None, None, None
-        if self.tc.weights_file:
-            raise ValueError("train.weights_file does not apply to DPO (every pair counts once); unset it")
-
-    def _write_run_config(self) -> None:
-        super()._write_run_config()
-        self.config_hash = config_hash(self.cfg, self.stage)
-
-    def _encode(self) -> None:
+    def prepare(self, trainer) -> None:
         from harness.models.load import family_of, resolve_config
         from harness.models.tokenizer import resolve_tokenizer
 
-        texts, cache = pref.pair_texts(self.pairs), self.run.tokenizer
+        self.objective = PreferenceSpec.from_config(self.cfg.dpo)  # bad dpo.* settings: one line
+        if self.train_cfg.weights_file:
+            raise ValueError("train.weights_file does not apply to DPO (every pair counts once); unset it")
+        self.pairs = pref.read_pairs(self.cfg.dpo.pairs_file)
+        texts, cache = pref.pair_texts(self.pairs), self.files.tokenizer
         tok = resolve_tokenizer(self.cfg.model, texts, cache) if dist.rank() == 0 else None
         dist.barrier()  # rank 0 trained or loaded it first (tiny presets save it to the run folder)
         self.tok = tok = tok if tok is not None else resolve_tokenizer(self.cfg.model, texts, cache)
         self.mcfg = resolve_config(self.cfg.model.large, len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id)
-        self.family = family_of(self.mcfg)
-        if self.family != "causal":
-            raise ValueError(f"DPO trains causal models; model.large={self.cfg.model.large} is {self.family}")
+        if family_of(self.mcfg) != "causal":
+            raise ValueError(f"DPO trains causal models; model.large={self.cfg.model.large} is {family_of(self.mcfg)}")
         self.seq_enc = pref.encode_pairs(self.pairs, tok)
-        self.enc = pref.PairView(self.seq_enc)  # harness.train.data orders and splits pairs
-        self.packed = self.tc.packing
-        gas = self.plan_steps("preference pairs")
-        o = self.objective
-        log.info(f"dpo: {len(self.enc)} pairs, global batch {self.gbs} pairs ({self.tc.micro_batch} x {gas} x "
-                 f"{self.world} ranks), {self.steps_per_epoch} steps/epoch, {self.total} steps; "
-                 f"{dropped(len(self.enc), self.gbs)} pairs/epoch dropped; {o.loss}, beta {o.beta}, label "
-                 f"smoothing {o.label_smoothing}, reference {pref.reference_spec(self.cfg)}")
+        self.items = pref.PairView(self.seq_enc)  # harness.train.data orders and splits pairs
+        self.packed = self.train_cfg.packing
 
-    def engine_classes(self) -> tuple[type, type]:
-        return engine_class(self.objective, ds=False), engine_class(self.objective, ds=True)
+    def describe(self, trainer) -> str:
+        tc, o, n = self.train_cfg, self.objective, len(self.items)
+        return (f"dpo: {n} pairs, global batch {trainer.gbs} pairs ({tc.micro_batch} x {tc.grad_accum} x "
+                f"{trainer.world} ranks), {trainer.steps_per_epoch} steps/epoch, {trainer.total} steps; "
+                f"{dropped(n, trainer.gbs)} pairs/epoch dropped; {o.loss}, beta {o.beta}, label "
+                f"smoothing {o.label_smoothing}, reference {pref.reference_spec(self.cfg)}")
 
-    def _batch(self, pair_ids: list[int]) -> dict:
+    def score_reference(self, on_batch=None) -> PreferenceObjective:
+        pref.score_reference(self.cfg, self.pairs, self.seq_enc, self.tok, on_batch=on_batch)
+        return self
+
+    def build_model(self, trainer):
+        self.ref = pref.load_reference(self.cfg, self.pairs, self.seq_enc, self.tok)
+        return build_lm(trainer, self.cfg.model, self.tok, self.train_cfg.seed)
+
+    def loss_module(self, model, zero3: bool):
+        return PreferenceLoss(model, objective=self.objective, norm_mode=self.train_cfg.norm_mode,
+                              impl=self.train_cfg.loss_impl, zero3=zero3)
+
+    def batch(self, pair_ids: list[int]) -> dict:
         seqs = pref.sequence_indices(pair_ids)
-        b = (pack(self.seq_enc, seqs, self.tc.tokens_per_micro_batch) if self.packed
+        b = (pack(self.seq_enc, seqs, self.train_cfg.tokens_per_micro_batch) if self.packed
              else collate(self.seq_enc, seqs))
         b["ref_logps"] = torch.from_numpy(self.ref.values(pair_ids, self.objective.averages))
         return b
 
-    def train_step(self, global_batch: list[int]) -> dict:
-        """Forward/backward over this rank's micro-batches of pairs, one optimizer step; the record."""
-        t0 = time.perf_counter()
-        micro = rank_micro_batches(global_batch, self.enc, rank=dist.rank(), world=self.world, gas=self.tc.grad_accum)
-        batches = [self._batch(idx) for idx in micro]
-        n_pairs = pair_normaliser(micro)
-        acc = torch.zeros(4, dtype=torch.float64, device=self.device)  # loss, sum r_c, sum r_r, r_c > r_r
-        for b in batches:
-            b = {k: v.to(self.device) for k, v in b.items()}
-            loss = self.engine.forward(b, None, n_pairs)
-            self.engine.backward(loss)
-            self.engine.step()
-            acc += torch.cat([loss.detach().double().reshape(1), self.engine.module.stats])
-        rec = self._readout(acc, n_pairs)
-        dt = time.perf_counter() - t0
-        n_tok = sum(int(b["attention_mask"].sum()) for b in batches)  # host tensors: no device sync
-        seq = (n_tok / (2 * sum(len(m) for m in micro)) if self.packed
-               else sum(b["input_ids"].shape[1] for b in batches) / len(batches))
-        tps = n_tok / dt
-        mfu = tps * tm.flops_per_token(self.mcfg, self.n_matmul, seq) / self.peak if self.peak else None
-        return {"step": self.step + 1, "epoch": self.epoch, **rec, "lr": self.engine.lr(), "tokens_per_s": tps,
-                "step_time_s": dt, "peak_mem_gb": tm.peak_mem_gb(), "mfu": mfu}
+    def normaliser(self, batches: list[dict], micro: list[list[int]]) -> float:
+        return global_count(micro)
 
-    def _readout(self, acc: torch.Tensor, n_pairs: float) -> dict:
-        """The step's one device-to-host copy (sums + grad norm), then one host all-reduce of the sums."""
-        norm = torch.as_tensor(self.engine.grad_norm(), dtype=torch.float64, device=acc.device).reshape(1)
-        vals = torch.cat([acc, norm]).cpu()
-        sums = dist.all_reduce_sum(vals[:4].clone()).tolist()
-        loss, r_c, r_r, correct = sums
-        return {"loss": loss, "grad_norm": float(vals[4]), "rewards_chosen": r_c / n_pairs,
-                "rewards_rejected": r_r / n_pairs, "reward_margin": (r_c - r_r) / n_pairs,
-                "reward_accuracy": correct / n_pairs}
+    def forward(self, engine, batch: dict, normaliser: float, idx: list[int]):
+        loss = engine.forward(batch, None, normaliser)
+        return loss, engine.module.stats  # sum r_c, sum r_r, pairs with r_c > r_r
 
-    def _evaluate(self, step: int, epoch: int, train_loss: float) -> None:
-        """No label-ranking evaluation during DPO (see the module docstring)."""
+    def readout(self, stats: list[float], normaliser: float) -> dict:
+        r_c, r_r, correct = stats
+        n = normaliser
+        return {"rewards_chosen": r_c / n, "rewards_rejected": r_r / n, "reward_margin": (r_c - r_r) / n,
+                "reward_accuracy": correct / n}
+
+    def sequences(self, micro: list[list[int]]) -> int:
+        return 2 * sum(len(m) for m in micro)
+
+    def export(self, trainer):
+        from harness.train.export import export_live
+
+        return export_live(trainer.engine, self.tok, self.files.export)
+
+
+def dpo_trainer(cfg, ds_path=None, **kw):
+    """The one loop (harness.train.trainer.Trainer) on ``PreferenceObjective(cfg)``; keyword arguments as
+    ``Trainer``. Its objective is ``trainer.objective`` (``score_reference`` between prepare and build)."""
+    from harness.train.trainer import Trainer
+
+    return Trainer(PreferenceObjective(cfg), ds_path, **kw)
 
 
 def run_dpo(cfg, ds_path=None, **kw) -> dict:
     """The DPO stage: read and check the inputs (one-line errors through harness.cli), score the reference once,
     train, export. Keyword arguments as ``Trainer`` (resume, overwrite, dist_timeout_s, export, on_step).
     Returns ``Trainer.train``'s summary (its ``engine`` must be dropped before ``harness.dist.destroy``)."""
-    trainer = DPOTrainer(cfg, ds_path, **kw)
+    trainer = dpo_trainer(cfg, ds_path, **kw)
     try:
         with input_errors():
             trainer.prepare()
-        return trainer.score_reference().build().train()
+        trainer.objective.score_reference()
+        return trainer.build().train()
     finally:
         trainer.release_files()

@@ -11,6 +11,8 @@ schedule, and the small engine interface the loop talks to:
     state_dict_for_export() -> full state dict on rank 0 (None elsewhere)
 
 ``PlainEngine`` is single-process torch (the reference in tests); ``DSEngine`` wraps ``deepspeed.initialize``.
+Both take the objective's loss module (``module=``; default ``loss_cls``, the weighted CE) and optimizer parameter
+groups (``param_groups=``; default every trainable parameter at train.lr).
 """
 
 from __future__ import annotations
@@ -145,14 +147,16 @@ class PlainEngine:
 
     loss_cls = WeightedLoss  # the loss module class (harness.train.baseline swaps in the full-logits baseline)
 
-    def __init__(self, model, train_cfg, total_steps: int):
+    def __init__(self, model, train_cfg, total_steps: int, *, module=None, param_groups=None):
         if dist.world() > 1:
             raise RuntimeError("PlainEngine is single-process; use a DeepSpeed config for more ranks")
         if train_cfg.activation_checkpointing:
             _enable_checkpointing(model)
         self.model = model
-        self.module = self.loss_cls(model, norm_mode=train_cfg.norm_mode, impl=train_cfg.loss_impl)
-        self.optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], train_cfg)
+        self.module = module if module is not None else self.loss_cls(model, norm_mode=train_cfg.norm_mode,
+                                                                       impl=train_cfg.loss_impl)
+        self.optimizer = make_optimizer(param_groups or [p for p in model.parameters() if p.requires_grad],
+                                        train_cfg)
         self.scheduler = make_scheduler(self.optimizer, train_cfg, total_steps)
         self.gas, self.clip = train_cfg.grad_accum, train_cfg.grad_clip
         self.micro, self._norm, self._lr = 0, 0.0, train_cfg.lr
@@ -211,7 +215,8 @@ class DSEngine:
 
     loss_cls = WeightedLoss  # the loss module class (harness.train.baseline swaps in the full-logits baseline)
 
-    def __init__(self, model, train_cfg, total_steps: int, ds_config: dict, keepalive=None):
+    def __init__(self, model, train_cfg, total_steps: int, ds_config: dict, keepalive=None, *, module=None,
+                 param_groups=None):
         from harness.train import deepspeed_api
 
         self._keep = keepalive
@@ -220,9 +225,9 @@ class DSEngine:
         if train_cfg.activation_checkpointing:
             _enable_checkpointing(model)
         self.model = model
-        self.module = self.loss_cls(model, norm_mode=train_cfg.norm_mode, impl=train_cfg.loss_impl,
-                                     zero3=self.zero3)
-        params = [p for p in model.parameters() if p.requires_grad]
+        self.module = module if module is not None else self.loss_cls(
+            model, norm_mode=train_cfg.norm_mode, impl=train_cfg.loss_impl, zero3=self.zero3)
+        params = param_groups or [p for p in model.parameters() if p.requires_grad]
         opt = make_optimizer(params, train_cfg, offload=offloads_optimizer(ds_config))
         sched = make_scheduler(opt, train_cfg, total_steps)
         self.engine, self.optimizer, _, self.scheduler = deepspeed_api.initialize(

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from harness import dist  # noqa: E402
 from harness.config import load_config  # noqa: E402
-from harness.train.trainer import train  # noqa: E402
+from harness.train.sft import train  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--ds", default=None)

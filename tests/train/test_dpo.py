@@ -20,7 +20,7 @@ from harness.models.load import build_model
 from harness.run import atomic_write_jsonl
 from harness.runstate import ConfigMismatch
 from harness.train import preference as pref
-from harness.train.dpo import DPOTrainer, Objective, PreferenceLoss, preference_losses, run_dpo
+from harness.train.dpo import PreferenceLoss, PreferenceSpec, dpo_trainer, preference_losses, run_dpo
 
 WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "ran", "far", "away", "quickly", "slowly", "red", "blue",
          "green", "house", "tree", "river"]
@@ -71,7 +71,7 @@ def test_dpo_objective_loss_and_grads_match_float64_formula(loss, beta, ls):
     vals[1][0], vals[3][0] = vals[0][0], vals[2][0]  # pair 0: identical completions (pi_c = pi_r, ref_c = ref_r)
     want, dh = _formula(*vals, loss, beta, ls)
     ts = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in vals]
-    got, h = preference_losses(*ts, Objective(loss=loss, beta=beta, label_smoothing=ls))
+    got, h = preference_losses(*ts, PreferenceSpec(loss=loss, beta=beta, label_smoothing=ls))
     np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-12, atol=1e-12)
     assert h[0].item() == 0.0
     assert got[0].item() == pytest.approx(math.log(2) if loss == "dpo" else 1 / (4 * beta**2), rel=1e-12)
@@ -84,7 +84,7 @@ def test_dpo_objective_refuses_bad_settings():
     for kw, msg in [(dict(loss="kto"), "dpo.loss"), (dict(beta=0.0), "beta"), (dict(label_smoothing=0.5), "0.5"),
                     (dict(loss="ipo", label_smoothing=0.1), "dpo only")]:
         with pytest.raises(ValueError, match=msg):
-            Objective(**kw)
+            PreferenceSpec(**kw)
 
 
 # ---- the loss module against a brute-force float64 model --------------------------------------------------
@@ -114,8 +114,8 @@ def _brute_logps(model, enc, seqs, average):
     return torch.stack(out)
 
 
-DPO_LS = Objective(loss="dpo", beta=0.5, label_smoothing=0.1)
-IPO = Objective(loss="ipo", beta=0.5)
+DPO_LS = PreferenceSpec(loss="dpo", beta=0.5, label_smoothing=0.1)
+IPO = PreferenceSpec(loss="ipo", beta=0.5)
 
 
 @pytest.mark.parametrize("packed,obj,preset", [(False, DPO_LS, "tiny-qwen2"), (True, DPO_LS, "tiny-qwen2"),
@@ -198,7 +198,7 @@ def test_dpo_reference_scores_refused_for_other_pairs_or_model(tmp_path):
              (["train.seed=1"], "'seed': 1")]
     for i, (sets, msg) in enumerate(cases):
         cfg = dpo_cfg(tmp_path / f"b{i}", pairs, "train.epochs=1", f"dpo.ref_scores={ref}", *sets)
-        trainer = DPOTrainer(cfg)
+        trainer = dpo_trainer(cfg)
         try:
             with pytest.raises(ManifestMismatch, match=msg):  # training refuses them (no scoring pass)
                 trainer.prepare().build()
@@ -207,7 +207,7 @@ def test_dpo_reference_scores_refused_for_other_pairs_or_model(tmp_path):
         with pytest.raises(ManifestMismatch, match=msg):  # and the scoring pass will not mix them
             run_dpo(cfg, export=False)
     cfg = dpo_cfg(tmp_path / "c", pairs, "train.epochs=1", f"dpo.ref_scores={tmp_path / 'none'}")
-    trainer = DPOTrainer(cfg)
+    trainer = dpo_trainer(cfg)
     with pytest.raises(ManifestMismatch, match="no reference scores"):
         trainer.prepare().build()
     trainer.release_files()
@@ -222,14 +222,14 @@ def test_dpo_reference_pass_interrupted_then_resumed_is_bitwise_a_straight_pass(
             raise Stop
 
     for run, hook in (("cut", die), ("cut", None), ("straight", None)):
-        trainer = DPOTrainer(dpo_cfg(tmp_path / run, pairs, *sets))
+        trainer = dpo_trainer(dpo_cfg(tmp_path / run, pairs, *sets))
         try:
             trainer.prepare()
             if hook is None:
-                trainer.score_reference()
+                trainer.objective.score_reference()
             else:
                 with pytest.raises(Stop):
-                    trainer.score_reference(on_batch=hook)
+                    trainer.objective.score_reference(on_batch=hook)
                 done = pref.PairArrays(*(pref.store.open_arrays(tmp_path / run / "dpo_ref", s, 8, "r")
                                          for s in pref.SIDES)).done
                 assert 0 < done.sum() < 16  # part done: batches 0 and 1 (and batch 2's chosen rows at most)

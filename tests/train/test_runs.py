@@ -15,7 +15,7 @@ import pytest
 
 from harness.config import load_config
 from harness.runstate import ConfigMismatch, RunFolderBusy, RunFolderUsed, RunLock, config_diff, stage_config
-from harness.train.trainer import train
+from harness.train.sft import train
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMON = ["data.synthetic_size=40", "data.max_train_examples=16", "train.epochs=2", "train.eval_split=",

@@ -18,7 +18,7 @@ from harness.train.dsconfig import DSConfigError, resolve_ds_config
 from harness.train.engine import lr_factor
 from harness.train.loss import WeightedLoss
 from harness.train.normaliser import batch_normaliser
-from harness.train.trainer import train
+from harness.train.sft import train
 
 COMMON = ["data.synthetic_size=40", "data.max_train_examples=16", "train.epochs=1", "train.eval_split=",
           "train.micro_batch=4"]

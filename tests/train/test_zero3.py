@@ -29,7 +29,7 @@ from harness.config import load_config
 from harness.data.dataset import load_splits
 from harness.data.examples import fingerprint
 from harness.manifest import write_manifest
-from harness.train.trainer import train
+from harness.train.sft import train
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "train" / "driver.py"

@@ -62,7 +62,8 @@ class RCPConfig:
         """The harness TrainConfig the engines read (optimizer, schedule, clipping, accumulation)."""
         return TrainConfig(epochs=self.epochs, micro_batch=self.batch_docs, grad_accum=self.grad_accum, lr=self.lr,
                            weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio, schedule=self.schedule,
-                           grad_clip=self.grad_clip, seed=self.seed, packing=False)
+                           grad_clip=self.grad_clip, seed=self.seed, packing=False, log_every=self.log_every,
+                           keep_checkpoints=self.keep_checkpoints, eval_split="")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -105,7 +106,7 @@ def data_path(explicit: str, default_rel: str) -> Path:
 class RCPFiles:
     """The RCP stage's files under ``<run_dir>/rcp``:
 
-        config.json               the resolved RCPConfig of the training
+        config.json               the resolved RCPConfig of the training (+ ds_config.json under DeepSpeed)
         tokenizer/                the tokenizer (tiny presets train one; checkpoints' is copied)
         checkpoints/              engine checkpoints at epoch ends (harness.train.checkpoint: latest, step<N>/)
         metrics.jsonl             one record per logged optimizer step
@@ -116,7 +117,7 @@ class RCPFiles:
     """
 
     def __init__(self, run_dir: str | Path):
-        self.dir = Path(run_dir) / "rcp"
+        self.dir = self.root = Path(run_dir) / "rcp"
 
     def __repr__(self) -> str:
         return f"RCPFiles({str(self.dir)!r})"
@@ -130,6 +131,9 @@ class RCPFiles:
     best_model = property(lambda self: self.dir / "best" / "model.pt")
     encoder_config = property(lambda self: self.dir / "best" / "encoder_config")
     threshold = property(lambda self: self.dir / "threshold.json")
+    ds_config = property(lambda self: self.dir / "ds_config.json")
+    tensorboard = property(lambda self: self.dir / "tensorboard")
+    export = property(lambda self: self.dir / "best")  # RCP's export is the best epoch's weights
 
     def candidates(self, name: str) -> Path:
         return self.dir / "candidates" / f"{name}.jsonl"
