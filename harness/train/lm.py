@@ -60,7 +60,7 @@ def read_documents(path: str) -> list[str]:
             try:
                 line = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
-                raise ValueError(f"{path}:{n}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
+                raise ValueError(f"{path}:{n}: not UTF-8 text ({e.reason} at byte {e.start + 1} of the line)") from None
             line = line.removeprefix("\ufeff") if n == 1 else line
             if line.strip():
                 docs.append(line)
