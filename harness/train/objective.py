@@ -42,6 +42,8 @@ class Objective:
     what = "a training run"  # what a used run folder holds (the refusal message)
     items = None
     mcfg = None  # the model's HF config (FLOPs per token), set by build or prepare
+    packed = False  # micro-batches are packed rows (tokens/s and MFU take the mean sequence length then)
+    tok = None  # the tokenizer (returned in the loop's summary)
 
     # ---- config and run folder --------------------------------------------------------------------------
     def config_dict(self) -> dict:
@@ -70,8 +72,9 @@ class Objective:
         return {k: v.to(device) for k, v in batch.items()}
 
     def forward(self, engine, batch: dict, normaliser: float, idx: list[int]):
-        """(this micro-batch's share of the step loss, stats [k] float64 detached on the loss's device)."""
-        loss = engine.forward(batch, None, normaliser)
+        """(this micro-batch's share of the step loss, stats [k] float64 detached on the loss's device). The default
+        gives every item weight 1 (the weighted CE's per-example weights; other loss modules ignore them)."""
+        loss = engine.forward(batch, torch.ones(len(idx), dtype=torch.float32), normaliser)
         return loss, loss.new_zeros(0, dtype=torch.float64)
 
     def readout(self, stats: list[float], normaliser: float) -> dict:

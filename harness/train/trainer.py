@@ -177,8 +177,7 @@ class Trainer:
         sums, grad_norm = step_readout(acc, self.engine.grad_norm())
         dt = time.perf_counter() - t0
         n_tok = sum(int(b["attention_mask"].sum()) for b in batches)  # host tensors: no device sync
-        packed = getattr(obj, "packed", False)
-        seq = (n_tok / obj.sequences(micro) if packed  # packed: the mean sequence length
+        seq = (n_tok / obj.sequences(micro) if obj.packed  # packed: the mean sequence length
                else sum(b["input_ids"].shape[1] for b in batches) / len(batches))
         tps = n_tok / dt
         fpt = obj.flops_per_token(self.n_matmul, seq)
@@ -204,7 +203,7 @@ class Trainer:
                 self.epoch, self.pos = self.epoch + 1, 0
         export_dir = self.objective.export(self) if self.export else None
         return {"run_dir": str(self.files.root), "steps": self.step, "losses": self.losses, "export_dir": export_dir,
-                "engine": self.engine, "tokenizer": getattr(self.objective, "tok", None),
+                "engine": self.engine, "tokenizer": self.objective.tok,
                 **self.objective.summary()}
 
     def _after_step(self, rec: dict, *, end_epoch: bool) -> None:
