@@ -1,7 +1,15 @@
-"""Frozen, keyword-only dataclasses, one per stage; JSON load, ``--set section.key=value`` overrides, dump.
+"""The config base every task extends (TRL's pattern), its sections, JSON load, ``--set section.key=value``
+overrides, dump, and the one definition of "the settings that change results".
 
-Every field has a default and a comment with its unit. A run's resolved config is written to its run
-directory at start (``RunConfig.dump``).
+``BaseConfig``: ``run_dir`` + the ``model``, ``data``, ``train`` and ``dist`` sections. A task's config subclasses it
+and adds its own sections (``RunConfig``: scoring, weights, eval, dpo; ``harness.gen.config.GenRunConfig``: gen;
+``harness.docre.config.DocREConfig``: prompts, lora, decode, rcp), or narrows a section's type (DocRE's data and
+train). One grammar reaches every field: ``--config C --set section.key=value`` (a misspelled field gets "did you
+mean"). Every field has a default and a comment with its unit. A field that never changes a stage's results (where
+things are written, how often to log / save / evaluate, batch sizes of no-grad passes) says so where it is
+declared, with ``metadata=NOT_RESULT``; ``settings(cfg, sections)`` is the flat ``{"section.key": value}`` of the
+others, and harness.runstate's ``check_settings`` is the one "do the recorded settings match?" check every stage
+uses. A run's resolved config is written to its run directory at start (``dump``).
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cli import InputError
+
+NOT_RESULT = {"result": False}  # field metadata: the field never changes a stage's results (see the module doc)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,21 +89,26 @@ class TrainConfig:
     norm_mode: str = "sequence"  # token | example | sequence (see harness.train.normaliser)
     optimizer: str = "adamw"  # adamw | adamw8bit (bitsandbytes)
     seed: int = 0  # data order and init seed
-    eval_every: int = 0  # optimizer steps between evaluations; 0 = once per epoch
-    save_every: int = 0  # optimizer steps between checkpoints; 0 = once per epoch
-    keep_checkpoints: int = 2  # complete checkpoints kept on disk (the newest N; 0 = keep all)
-    log_every: int = 1  # optimizer steps between metric lines
-    tensorboard: bool = False  # also write the metric and eval records as TensorBoard events (<run_dir>/tensorboard)
+    eval_every: int = field(default=0, metadata=NOT_RESULT)  # optimizer steps between evaluations; 0 = once per
+    #   epoch
+    save_every: int = field(default=0, metadata=NOT_RESULT)  # optimizer steps between checkpoints; 0 = once per
+    #   epoch
+    keep_checkpoints: int = field(default=2, metadata=NOT_RESULT)  # complete checkpoints kept on disk (the newest N;
+    #   0 = keep all)
+    log_every: int = field(default=1, metadata=NOT_RESULT)  # optimizer steps between metric lines
+    tensorboard: bool = field(default=False, metadata=NOT_RESULT)  # also write the metric and eval records as
+    #   TensorBoard events (<run_dir>/tensorboard)
     activation_checkpointing: bool = False  # recompute activations in backward
     weights_file: str = ""  # weights.f32 from the scoring stage ("" = plain SFT)
     loss_impl: str = "auto"  # auto | chunked | triton | reference
-    eval_split: str = "dev"  # split evaluated during training: dev | test | "" (no evaluation)
+    eval_split: str = field(default="dev", metadata=NOT_RESULT)  # split evaluated during training: dev | test | ""
+    #   (no evaluation)
 
 
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig:
     method: str = "rank"  # rank (exact label ranking) | generate (greedy decoding)
-    batch_examples: int = 16  # examples per ranking batch
+    batch_examples: int = field(default=16, metadata=NOT_RESULT)  # examples per ranking batch
     max_new_tokens: int = 16  # generation only
 
 
@@ -109,20 +124,24 @@ class DPOConfig:
     ipo_average: bool = True  # ipo: log-probs averaged per label token (nats/token, as TRL); false: summed (nats)
     pairs_file: str = ""  # preference pairs JSONL (format: harness.train.preference); required
     reference: str = ""  # reference model: preset or checkpoint path ("" = model.large, the policy's own start)
-    ref_scores: str = ""  # folder of the reference log-prob memmaps ("" = <run_dir>/dpo_ref)
+    ref_scores: str = field(default="", metadata=NOT_RESULT)  # folder of the reference log-prob memmaps ("" = <run_dir>/dpo_ref)
     ref_tokens_per_batch: int = 4096  # reference scoring pass: tokens per packed batch (prompt + completion)
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunConfig:
-    run_dir: str = "runs/default"  # everything the run writes lands here
-    data: DataConfig = field(default_factory=DataConfig)
+class DistConfig:
+    timeout_s: float = field(default=0.0, metadata=NOT_RESULT)  # process-group timeout, seconds (0 = torch's
+    #   default, 30 min; --dist-timeout overrides); bounds the host (gloo) group too
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseConfig:
+    """What every task's config holds; a task subclasses it and adds its sections."""
+    run_dir: str = field(default="runs/default", metadata=NOT_RESULT)  # everything the run writes lands here
     model: ModelConfig = field(default_factory=ModelConfig)
-    scoring: ScoringConfig = field(default_factory=ScoringConfig)
-    weights: WeightsConfig = field(default_factory=WeightsConfig)
+    data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    dpo: DPOConfig = field(default_factory=DPOConfig)
+    dist: DistConfig = field(default_factory=DistConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -131,6 +150,40 @@ class RunConfig:
         from harness.run import atomic_write_json
 
         atomic_write_json(path, self.to_dict())
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig(BaseConfig):
+    """ATLANTIS / SFT (scoring, weights, training, evaluation) and DPO."""
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    dpo: DPOConfig = field(default_factory=DPOConfig)
+
+
+_UNSET = object()
+
+
+def settings(cfg, sections=None, cls=None) -> dict:
+    """The fields of ``cfg`` that change results, flat: ``{"section.key": value}`` (top-level fields by name),
+    limited to ``sections`` when given. ``cfg`` is a config dataclass, or a recorded config dict read against
+    ``cls`` (the current config's class); a field the dict lacks is left out (a diff shows it as unset)."""
+    cls = cls or type(cfg)
+    d = json.loads(json.dumps(cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)))  # tuples as lists
+    return _settings(cls, d, "", sections)
+
+
+def _settings(cls, d: dict, prefix: str, sections) -> dict:
+    hints, out = typing.get_type_hints(cls), {}
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("result", True) is False or (sections is not None and f.name not in sections):
+            continue
+        typ, val = hints[f.name], d.get(f.name, _UNSET)
+        if dataclasses.is_dataclass(typ):
+            out.update(_settings(typ, val if isinstance(val, dict) else {}, f"{prefix}{f.name}.", None))
+        elif val is not _UNSET:
+            out[prefix + f.name] = val
+    return out
 
 
 class ConfigError(InputError):

@@ -1,9 +1,10 @@
 """What makes a run folder trustworthy to reuse: the config a stage's outputs were made with, one writer at a time.
 
-- ``stage_config(cfg, stage)``: the fields that change a stage's results (flattened ``section.key``); the fields
-  in NOT_RESULT (where things are written, how often to log, save or evaluate, how many checkpoints to keep)
-  never make a run differ. ``config_hash`` is a short digest of it, recorded with checkpoints.
-- ``check_same_config``: a reuse or a resume is accepted only when the recorded config matches; else a
+- ``stage_config(cfg, stage)``: the fields that change a stage's results (flattened ``section.key``; which fields
+  never do is declared on the field: harness.config.NOT_RESULT). ``settings_hash`` / ``config_hash`` are short
+  digests of such settings, recorded with checkpoints.
+- ``check_settings``: the one check every stage uses (the loop's resume, scoring, the experiment's reuse,
+  generation, the DocRE LLM stage, RCP): accepted only when the recorded settings match; else a
   ``ConfigMismatch`` names every differing field with both values and the way out.
 - ``RunLock``: an exclusive ``flock`` on ``<run>/.lock`` held by one process of a stage for its whole life; the
   kernel drops it when that process dies (also on kill -9), so a crash never leaves a stale lock. A second
@@ -13,7 +14,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import hashlib
 import json
@@ -25,10 +25,7 @@ from pathlib import Path
 from harness.cli import InputError
 
 STAGE_SECTIONS = {"train": ("data", "model", "train"), "score": ("data", "model", "scoring", "weights"),
-                  "eval": ("data", "model", "eval"), "dpo": ("model", "train", "dpo")}
-NOT_RESULT = {"run_dir", "train.log_every", "train.save_every", "train.eval_every", "train.eval_split",
-              "train.keep_checkpoints", "train.tensorboard", "eval.batch_examples",
-              "dpo.ref_scores"}  # dpo.ref_scores: only where the (manifest-checked) reference scores live
+                  "eval": ("data", "model", "eval"), "dpo": ("model", "train", "dpo")}  # what each stage reads
 
 
 class ConfigMismatch(InputError):
@@ -43,20 +40,12 @@ class RunFolderBusy(InputError):
     """Another process holds the run folder's lock."""
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        out.update(_flat(v, f"{key}.") if isinstance(v, dict) else {key: v})
-    return out
+def stage_config(cfg, stage: str, cls=None) -> dict:
+    """The result-changing fields of ``cfg`` (a config, or a recorded config dict read against ``cls``, default
+    RunConfig) for ``stage``, as ``{"section.key": v}`` (harness.config.settings over STAGE_SECTIONS)."""
+    from harness.config import RunConfig, settings
 
-
-def stage_config(cfg, stage: str) -> dict:
-    """The result-changing fields of ``cfg`` (a RunConfig or its dict) for ``stage``, as ``{"section.key": v}``."""
-    d = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
-    d = json.loads(json.dumps(d))  # tuples -> lists, as a recorded config.json holds them
-    keep = {s: d.get(s, {}) for s in STAGE_SECTIONS[stage]}
-    return {k: v for k, v in _flat(keep).items() if k not in NOT_RESULT}
+    return settings(cfg, STAGE_SECTIONS[stage], cls=cls or (RunConfig if isinstance(cfg, dict) else type(cfg)))
 
 
 def settings_hash(settings: dict) -> str:
@@ -77,15 +66,21 @@ def config_diff(recorded: dict, wanted: dict) -> list[str]:
             if recorded.get(k, miss) != wanted.get(k, miss)]
 
 
+def check_settings(recorded: dict, wanted: dict, *, where, what: str, way_out: str) -> None:
+    """THE settings check of every stage: refuse when the recorded settings (flat, harness.config.settings) differ
+    from the wanted ones, naming every differing field with both values, what is refused and the way out."""
+    diff = config_diff(recorded, wanted)
+    if diff:
+        raise ConfigMismatch(f"{where}: {what} ({'; '.join(diff)}); {way_out}")
+
+
 def check_same_config(recorded_path: Path, cfg, stage: str, *, what: str, way_out: str) -> None:
     """Refuse ``cfg`` when the config recorded at ``recorded_path`` differs in ``stage``'s result fields."""
     from harness.manifest import read_json
 
     recorded = read_json(recorded_path, f"recorded config of {what}")
-    diff = config_diff(stage_config(recorded, stage), stage_config(cfg, stage))
-    if diff:
-        raise ConfigMismatch(f"{recorded_path.parent}: {what} was made with another config ({'; '.join(diff)}); "
-                             f"{way_out}")
+    check_settings(stage_config(recorded, stage, type(cfg)), stage_config(cfg, stage), where=recorded_path.parent,
+                   what=f"{what} was made with another config", way_out=way_out)
 
 
 def claim_run_folder(run_dir: str | Path, stage: str, check) -> RunLock | None:

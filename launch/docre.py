@@ -77,7 +77,7 @@ def _rcp_parsers(sub) -> None:
     pr.add_argument("--docs", default="", help="DocRED-format documents (default: propose_file)")
     pr.add_argument("--name", default="test", help="candidates/<name>.jsonl")
     for q in (t, pr):
-        q.add_argument("--config", default=None, help="RCPConfig JSON (defaults if omitted)")
+        q.add_argument("--config", default=None, help="DocREConfig JSON (its rcp section; defaults if omitted)")
         q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
 
 
@@ -85,12 +85,13 @@ def cmd_rcp(args) -> int:
     import json
 
     from harness.config import load_config
-    from harness.docre.rcp.config import RCPConfig, check
+    from harness.docre.config import DocREConfig
+    from harness.docre.rcp.config import check
     from harness.docre.rcp.stage import rcp_propose
     from harness.docre.rcp.train import rcp_trainer
 
-    cfg = load_config(args.config, args.set, cls=RCPConfig)
-    check(cfg)
+    cfg = load_config(args.config, args.set, cls=DocREConfig)
+    check(cfg.rcp)
     if args.cmd == "rcp-train":
         trainer = rcp_trainer(cfg, args.ds, resume=args.resume, overwrite=args.overwrite)
         try:

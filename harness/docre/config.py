@@ -1,4 +1,5 @@
-"""The LLM stage's config (``launch/docre.py``): ``load_config(path, overrides, cls=DocREConfig)``.
+"""DocRE's one config (``load_config(path, overrides, cls=DocREConfig)``): the LLM stage and, in ``rcp``, the
+candidate proposal.
 
 Offline protocol (the default when the file fields are ""): the Re-DocRED training split is not available here, so
 the LLM trains on Re-DocRED dev (500 documents) and is evaluated on Re-DocRED test; Ign F1 uses the original
@@ -9,12 +10,12 @@ Real runs pass data.train_file (train_revised.json), data.dev_file and data.fact
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.config import ModelConfig, TrainConfig
+from harness.config import NOT_RESULT, BaseConfig, TrainConfig
+from harness.docre.rcp.config import RCPConfig
 
 OFFLINE_FACTS_LABEL = "(DocRED-train facts)"
 
@@ -48,7 +49,7 @@ class LoRAConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class DecodeConfig:
-    batch_examples: int = 4  # prompts per generation batch (per rank)
+    batch_examples: int = field(default=4, metadata=NOT_RESULT)  # prompts per generation batch (per rank)
     max_new_tokens: int = 512  # generated tokens per prompt at most
     fuzzy_threshold: float = 90.0  # rapidfuzz fuzz.ratio (0-100) an entity name needs (harness.docre.parse)
     only_asked_pairs: bool = True  # drop triples whose pair the prompt did not ask
@@ -63,21 +64,22 @@ class LLMTrainConfig(TrainConfig):
     micro_batch: int = 1  # prompts per micro-batch per rank
     lr: float = 1e-4  # peak learning rate (LMRC's LoRA setting)
     tokens_per_micro_batch: int = 4096  # packing: max tokens per packed row (a prompt is ~1-3k tokens)
-    eval_split: str = ""  # the stage evaluates by decoding (predict), not by label ranking
+    eval_split: str = field(default="", metadata=NOT_RESULT)  # the stage evaluates by decoding (predict), not by
+    #   label ranking
 
 
 @dataclass(frozen=True, kw_only=True)
-class DocREConfig:
-    run_dir: str = "runs/docre"  # the stage's folder (harness.docre.stage.DocREFiles)
+class DocREConfig(BaseConfig):
+    """LMRC's two stages in one config: the LLM stage is the base sections (``model``: the causal LLM; ``data``: the
+    documents; ``train``: its fine-tuning) with ``prompts``, ``lora`` and ``decode``; the candidate proposal is the
+    ``rcp`` section (its own encoder, data protocol and training settings; harness.docre.rcp.config)."""
+    run_dir: str = field(default="runs/docre", metadata=NOT_RESULT)  # the stage's folder (DocREFiles; RCP: rcp/)
     data: DocREDataConfig = field(default_factory=DocREDataConfig)
+    train: LLMTrainConfig = field(default_factory=LLMTrainConfig)
     prompts: PromptConfig = field(default_factory=PromptConfig)
     lora: LoRAConfig = field(default_factory=LoRAConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)  # the causal LLM (model.large)
-    train: LLMTrainConfig = field(default_factory=LLMTrainConfig)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    rcp: RCPConfig = field(default_factory=RCPConfig)
 
 
 @dataclass(frozen=True)

@@ -127,17 +127,16 @@ RESUME_SECTIONS = ("data", "prompts", "lora")  # what shapes the training prompt
 def check_resume_config(files: DocREFiles, cfg: DocREConfig) -> None:
     """A resumed train-llm must build the same prompts and adapters as the run it continues (the Trainer itself
     checks model.* and train.*)."""
+    from harness.config import settings
     from harness.manifest import read_json
-    from harness.runstate import ConfigMismatch
+    from harness.runstate import check_settings
 
     if not files.config.is_file():
         return  # the Trainer says there is nothing to resume
-    old, new = read_json(files.config, "stage config"), cfg.to_dict()
-    diff = [f"{s}.{k}: {old.get(s, {}).get(k)!r} -> {v!r}" for s in RESUME_SECTIONS
-            for k, v in new[s].items() if old.get(s, {}).get(k) != v]
-    if diff:
-        raise ConfigMismatch(f"{files.config} was written with other settings ({'; '.join(diff)}): resume with the "
-                             "run's own settings, or start over with --overwrite")
+    old = read_json(files.config, "stage config")
+    check_settings(settings(old, RESUME_SECTIONS, cls=DocREConfig), settings(cfg, RESUME_SECTIONS),
+                   where=files.config, what="was written with other settings",
+                   way_out="resume with the run's own settings, or start over with --overwrite")
 
 
 def load_llm(cfg: DocREConfig, model_dir: Path):

@@ -7,11 +7,9 @@ generator is ``model.large`` (a preset such as tiny-qwen2 or a local causal chec
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from harness.config import DataConfig, ModelConfig
+from harness.config import NOT_RESULT, BaseConfig
 
 MODES = ("one-by-one", "batch")
 
@@ -29,7 +27,8 @@ class GenConfig:
     top_p: float = 0.95  # nucleus sampling mass in (0, 1]
     max_new_tokens: int = 64  # tokens per completion at most (a completion also ends at its first newline)
     seed: int = 0  # sampling seed (each completion's generator is seeded from (seed, relation, step, candidate))
-    batch_size: int = 16  # completions per generate call (does not change the samples)
+    batch_size: int = field(default=16, metadata=NOT_RESULT)  # completions per generate call (does not change
+    #   the samples)
     relations: str = ""  # comma list of labels to generate for ("" = every label; commas inside (...) are the label's)
     dev_fraction: float = 0.1  # fraction of the generated samples held out as samples/dev.jsonl (seeded by seed)
     # generator warm-up (harness.gen.warmup): SFT of model.large on gold generation lines before generating
@@ -41,22 +40,15 @@ class GenConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class GenRunConfig:
-    run_dir: str = "runs/gen"  # everything the stage writes lands here (see harness.gen.files.GenFiles)
-    data: DataConfig = field(default_factory=lambda: DataConfig(noise_rate=0.0))
-    model: ModelConfig = field(default_factory=ModelConfig)
+class GenRunConfig(BaseConfig):
+    """The config base (model: the generator; data: the relations, gold demonstrations and test split) + ``gen``.
+    The ``train`` section is not read here: the warm-up has its own ``gen.warmup_*`` settings."""
+    run_dir: str = field(default="runs/gen", metadata=NOT_RESULT)  # everything the stage writes lands here
+    #   (see harness.gen.files.GenFiles)
     gen: GenConfig = field(default_factory=GenConfig)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
-    def dump(self, path: str | Path) -> None:
-        from harness.run import atomic_write_json
-
-        atomic_write_json(path, self.to_dict())
-
-
-NOT_RESULT = {"run_dir", "gen.batch_size"}  # fields that never change the samples
+RESULT_SECTIONS = ("data", "model", "gen")  # what the samples depend on (harness.config.settings)
 
 
 def check_gen_config(cfg: GenRunConfig) -> None:

@@ -3,14 +3,12 @@ candidates). Both refuse a run folder whose recorded gen_config.json differs in 
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import shutil
 from collections.abc import Callable
 
 from harness import dist, log
 from harness.cli import InputError, input_errors
-from harness.gen.config import NOT_RESULT, GenRunConfig, check_gen_config
+from harness.gen.config import RESULT_SECTIONS, GenRunConfig, check_gen_config
 from harness.gen.files import GenFiles
 from harness.gen.generate import load_states, relation_labels, run_steps
 from harness.gen.output import read_states, write_outputs
@@ -18,16 +16,14 @@ from harness.gen.pairs import build_pairs
 from harness.gen.report import print_metrics
 from harness.manifest import iter_jsonl, read_json, read_manifest
 from harness.run import atomic_write_json, atomic_write_jsonl
-from harness.runstate import ConfigMismatch, claim_run_folder, config_diff
+from harness.runstate import check_settings, claim_run_folder
 
 
 def result_fields(cfg) -> dict:
-    d = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
-    out = {}
-    for section, fields in json.loads(json.dumps(d)).items():
-        items = fields.items() if isinstance(fields, dict) else [("", fields)]
-        out.update({f"{section}.{k}".rstrip("."): v for k, v in items})
-    return {k: v for k, v in out.items() if k not in NOT_RESULT}
+    """The settings the samples depend on (harness.config.settings over RESULT_SECTIONS)."""
+    from harness.config import settings
+
+    return settings(cfg, RESULT_SECTIONS, cls=GenRunConfig)
 
 
 def check_folder(files: GenFiles, cfg: GenRunConfig, overwrite: bool) -> None:
@@ -38,10 +34,9 @@ def check_folder(files: GenFiles, cfg: GenRunConfig, overwrite: bool) -> None:
         for p in (files.candidates, files.rejects, files.metrics, files.pairs):
             p.unlink(missing_ok=True)
     elif files.config.is_file():
-        diff = config_diff(result_fields(read_json(files.config, "generation config")), result_fields(cfg))
-        if diff:
-            raise ConfigMismatch(f"{files.root}: samples were generated here under other settings ({'; '.join(diff)}); "
-                                 "run with the same settings (they resume), pass --overwrite, or use another run_dir")
+        check_settings(result_fields(read_json(files.config, "generation config")), result_fields(cfg),
+                       where=files.root, what="samples were generated here under other settings",
+                       way_out="run with the same settings (they resume), pass --overwrite, or use another run_dir")
     cfg.dump(files.config)
 
 

@@ -46,7 +46,6 @@ from harness.data.tokenize import collate, pack
 from harness.kernels import weighted_linear_cross_entropy
 from harness.models.label_rows import body_hidden, gather_label_rows, lm_head_of
 from harness.run import RunDir
-from harness.runstate import stage_config
 from harness.train import preference as pref
 from harness.train.data import dropped
 from harness.train.loss import WeightedLoss
@@ -149,9 +148,7 @@ class PreferenceObjective(Objective):
     def __init__(self, cfg):
         self.cfg, self.train_cfg, self.files = cfg, cfg.train, RunDir(cfg.run_dir)
 
-    def settings(self, config: dict | None = None) -> dict:
-        c = self.cfg if config is None else config
-        return {**stage_config(c, "train"), **stage_config(c, "dpo")}
+    sections = ("data", "model", "train", "dpo")
 
     def prepare(self, trainer) -> None:
         from harness.models.load import family_of, resolve_config

@@ -19,8 +19,6 @@ DeepSpeed and the Hugging Face export are the loop's. Config: ``LMRunConfig`` = 
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +26,10 @@ from harness import dist
 from harness.config import RunConfig
 from harness.data.tokenize import Encoded, collate, pack
 from harness.run import RunDir
-from harness.runstate import NOT_RESULT
 from harness.train.data import dropped, example_weights_for
 from harness.train.normaliser import step_normaliser
 from harness.train.objective import Objective, build_lm
 
-SECTIONS = ("model", "train", "lm")  # the sections whose fields change an LM run's results
 NOT_APPLIED = {"train.norm_mode", "train.weights_file"}  # always "token"; refused
 
 
@@ -86,14 +82,13 @@ class LMObjective(Objective):
     stage = "lm"
     unit = "documents"
     what = "a language-modelling run"
+    sections = ("model", "train", "lm")
 
     def __init__(self, cfg: LMRunConfig):
         self.cfg, self.train_cfg, self.files = cfg, cfg.train, RunDir(cfg.run_dir)
 
     def settings(self, config: dict | None = None) -> dict:
-        d = json.loads(json.dumps(dataclasses.asdict(self.cfg) if config is None else config))
-        flat = {f"{s}.{k}": v for s in SECTIONS for k, v in d.get(s, {}).items()}
-        return {k: v for k, v in flat.items() if k not in NOT_RESULT | NOT_APPLIED}
+        return {k: v for k, v in super().settings(config).items() if k not in NOT_APPLIED}
 
     # ---- inputs -----------------------------------------------------------------------------------------
     def prepare(self, trainer) -> None:

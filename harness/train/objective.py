@@ -49,9 +49,14 @@ class Objective:
     def config_dict(self) -> dict:
         return self.cfg.to_dict()
 
+    sections: tuple | None = None  # the config sections whose result fields a resume must match (None: all)
+
     def settings(self, config: dict | None = None) -> dict:
-        """The result-changing fields (flat) of ``config`` (a recorded config.json) or of this run's config."""
-        raise NotImplementedError
+        """The result-changing fields (flat, harness.config.settings) of ``config`` (a recorded config.json) or
+        of this run's config, over ``sections``."""
+        from harness.config import settings
+
+        return settings(self.cfg if config is None else config, self.sections, cls=type(self.cfg))
 
     def outputs(self) -> list:
         f = self.files

@@ -20,7 +20,7 @@ from harness.data.tokenize import collate, encode, pack
 from harness.models.load import family_of, resolve_config
 from harness.models.tokenizer import run_tokenizer
 from harness.run import RunDir
-from harness.runstate import stage_config
+from harness.runstate import STAGE_SECTIONS
 from harness.train.data import dropped, example_weights_for
 from harness.train.normaliser import step_normaliser
 from harness.train.objective import Objective, build_lm
@@ -30,13 +30,11 @@ class SFTObjective(Objective):
     """``cfg``: a RunConfig (data, model, train, eval); ``splits``: given examples instead of ``cfg.data``'s."""
 
     stage = "train"
+    sections = STAGE_SECTIONS["train"]
 
     def __init__(self, cfg: RunConfig, *, splits=None):
         self.cfg, self.train_cfg, self.files = cfg, cfg.train, RunDir(cfg.run_dir)
         self.splits = splits
-
-    def settings(self, config: dict | None = None) -> dict:
-        return stage_config(self.cfg if config is None else config, "train")
 
     # ---- inputs -----------------------------------------------------------------------------------------
     def prepare(self, trainer) -> None:

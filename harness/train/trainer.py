@@ -25,7 +25,7 @@ import torch
 
 from harness import dist, log
 from harness.run import atomic_write_json
-from harness.runstate import ConfigMismatch, RunFolderUsed, claim_run_folder, config_diff, settings_hash
+from harness.runstate import ConfigMismatch, RunFolderUsed, check_settings, claim_run_folder, settings_hash
 from harness.train import checkpoint as ckpt
 from harness.train import engine as eng
 from harness.train import metrics as tm
@@ -120,11 +120,10 @@ class Trainer:
             from harness.manifest import read_json
 
             recorded = read_json(f.config, f"recorded config of {obj.what}")
-            diff = config_diff(obj.settings(recorded), obj.settings())
-            if diff:
-                raise ConfigMismatch(f"{f.root}: {obj.what} being resumed was made with another config "
-                                     f"({'; '.join(diff)}); resume with the run's own settings (its config.json), "
-                                     "or start it over with --overwrite")
+            check_settings(obj.settings(recorded), obj.settings(), where=f.root,
+                           what=f"{obj.what} being resumed was made with another config",
+                           way_out="resume with the run's own settings (its config.json), or start it over with "
+                                   "--overwrite")
             return
         done = [p.name for p in obj.outputs() if p.exists()]
         if done and not self.overwrite:
@@ -156,7 +155,8 @@ class Trainer:
             return None
         ds = resolve_ds_config(read_ds_config(self.ds_path), self.tc, dist.env_info().world, source=str(self.ds_path))
         dist.ensure_single_process_env()
-        eng.dist_timeout_init(self.dist_timeout_s)
+        cfg_timeout = getattr(getattr(self.objective.cfg, "dist", None), "timeout_s", 0.0)
+        eng.dist_timeout_init(self.dist_timeout_s or cfg_timeout or None)
         return ds
 
     # ---- one optimizer step ------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ from harness.docre.rcp.config import RCPFiles
 from harness.docre.reader import read_docred
 from harness.docre.stage import DocREFiles
 
-RCP = ["max_docs=5", "heldout_fraction=0.4", "epochs=1", "emb_size=16", "block_size=4", "max_len=128",
-       "max_doc_len=252", "batch_docs=1", "threshold_mode=recall", "recall_target=0.9"]
+RCP = [f"rcp.{x}" for x in ("max_docs=5", "heldout_fraction=0.4", "epochs=1", "emb_size=16", "block_size=4",
+                             "max_len=128", "max_doc_len=252", "batch_docs=1", "threshold_mode=recall",
+                             "recall_target=0.9")]
 
 
 def _sets(pairs):

@@ -4,8 +4,7 @@
     encoder.py    encoder presets / local checkpoints, and the two-chunk encoding of documents over the window
     model.py      entity logsumexp pooling, localized context pooling, grouped bilinear -> one logit per pair;
                   the BCE loss module the engine drives
-    engine.py     the harness engines (plain torch, DeepSpeed) with the RCP loss and two learning rates
-    train.py      the training recipe (setup / train_step / train / close), per-epoch dev selection, resume
+    train.py      RCPObjective on the one loop: the RCP loss, two learning rates, per-epoch dev selection
     propose.py    related-probabilities, threshold tuning on dev, the candidates file of the LLM stage
-    config.py     the stage config (``RCPConfig``) and the stage's run-folder paths (``RCPFiles``)
+    config.py     the ``rcp`` section of DocREConfig (``RCPConfig``) and the stage's run-folder paths (``RCPFiles``)
 """

@@ -1,5 +1,5 @@
-"""The RCP stage's config (``RCPConfig``, loaded with ``harness.config.load_config(path, overrides, cls=RCPConfig)``)
-and its run-folder paths (``RCPFiles``: the only place that joins the stage's file names).
+"""The RCP stage's settings (``RCPConfig``: the ``rcp`` section of harness.docre.config.DocREConfig, ``--set
+rcp.lr=3e-5``) and its run-folder paths (``RCPFiles``: the only place that joins the stage's file names).
 
 Data protocol. With ``train_file`` set (a real run: Re-DocRED's train_revised.json) RCP trains on it, selects the
 epoch and tunes the threshold on all of ``dev_file``, and proposes on ``propose_file``. Offline the training
@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cli import InputError
-from harness.config import TrainConfig
+from harness.config import NOT_RESULT, TrainConfig
 
 THRESHOLD_MODES = ("f1", "recall", "fixed")
 
 
 @dataclass(frozen=True, kw_only=True)
 class RCPConfig:
-    run_dir: str = "runs/docre"  # the run folder; this stage writes under <run_dir>/rcp/
     train_file: str = ""  # DocRED-format training documents ("" = offline dev->test protocol, see module doc)
     dev_file: str = ""  # dev documents ("" = $HARNESS_DATA_DIR/redocred/dev_revised.json)
-    propose_file: str = ""  # documents to propose pairs for ("" = $HARNESS_DATA_DIR/redocred/test_revised.json)
+    propose_file: str = field(default="", metadata=NOT_RESULT)  # documents to propose pairs for ("" = $HARNESS_DATA_DIR/redocred/test_revised.json)
     heldout_fraction: float = 0.2  # offline protocol: fraction of dev documents held out (epoch + threshold)
     split_seed: int = 13  # offline protocol: seed of the dev split
     max_docs: int = 0  # 0 = all; else the first N documents of each file (quick runs)
@@ -50,12 +49,12 @@ class RCPConfig:
     grad_clip: float = 1.0  # max global grad norm (paper: 1.0); <= 0 disables
     pos_weight: float = 1.0  # BCE weight of related pairs (1.0 = unweighted, as the reference code)
     seed: int = 66  # init and data-order seed (reference: 66)
-    threshold_mode: str = "f1"  # f1 (max F1 of related-pair detection on dev) | recall (>= recall_target) | fixed
-    recall_target: float = 0.95  # threshold_mode=recall: fraction of dev related pairs kept
-    threshold: float = 0.5  # threshold_mode=fixed: probability threshold (reference code: 0.5)
-    eval_batch_docs: int = 8  # documents per prediction batch
-    log_every: int = 10  # optimizer steps between metric lines
-    keep_checkpoints: int = 1  # epoch checkpoints kept on disk (0 = all)
+    threshold_mode: str = field(default="f1", metadata=NOT_RESULT)  # f1 (max F1 of related-pair detection on dev) | recall (>= recall_target) | fixed
+    recall_target: float = field(default=0.95, metadata=NOT_RESULT)  # threshold_mode=recall: fraction of dev related pairs kept
+    threshold: float = field(default=0.5, metadata=NOT_RESULT)  # threshold_mode=fixed: probability threshold (reference code: 0.5)
+    eval_batch_docs: int = field(default=8, metadata=NOT_RESULT)  # documents per prediction batch
+    log_every: int = field(default=10, metadata=NOT_RESULT)  # optimizer steps between metric lines
+    keep_checkpoints: int = field(default=1, metadata=NOT_RESULT)  # epoch checkpoints kept on disk (0 = all)
     dtype: str = "float32"  # plain engine: float32 | bfloat16 (DeepSpeed: its config's precision)
 
     def train_config(self) -> TrainConfig:
@@ -69,28 +68,28 @@ class RCPConfig:
         return dataclasses.asdict(self)
 
 
-RESULT_FIELDS_EXCLUDED = {"run_dir", "log_every", "keep_checkpoints", "eval_batch_docs", "propose_file",
-                          "threshold_mode", "recall_target", "threshold"}  # never change the trained model
+def model_fields(r: RCPConfig) -> dict:
+    """The fields that change the trained model (a resume or a reuse must match them): every field of the section
+    but those declared NOT_RESULT (logging, checkpoints kept, prediction batch, and the proposal-time threshold and
+    documents, which never change the trained weights)."""
+    from harness.config import settings
+
+    return settings(r)
 
 
-def model_fields(cfg: RCPConfig) -> dict:
-    """The fields that change the trained model (a resume or a reuse must match them)."""
-    return {k: v for k, v in cfg.to_dict().items() if k not in RESULT_FIELDS_EXCLUDED}
-
-
-def check(cfg: RCPConfig) -> None:
+def check(r: RCPConfig) -> None:
     """Refuse inconsistent settings with one line naming the field."""
-    if cfg.threshold_mode not in THRESHOLD_MODES:
-        raise InputError(f"threshold_mode must be one of {THRESHOLD_MODES}, got {cfg.threshold_mode!r}")
-    if cfg.emb_size % cfg.block_size:
-        raise InputError(f"emb_size ({cfg.emb_size}) must be a multiple of block_size ({cfg.block_size})")
-    if not 0.0 < cfg.heldout_fraction < 1.0:
-        raise InputError(f"heldout_fraction must be in (0, 1), got {cfg.heldout_fraction}")
-    if cfg.max_len < 8 or cfg.max_doc_len < cfg.max_len or cfg.max_doc_len > 2 * cfg.max_len - 2:
+    if r.threshold_mode not in THRESHOLD_MODES:
+        raise InputError(f"rcp.threshold_mode must be one of {THRESHOLD_MODES}, got {r.threshold_mode!r}")
+    if r.emb_size % r.block_size:
+        raise InputError(f"rcp.emb_size ({r.emb_size}) must be a multiple of rcp.block_size ({r.block_size})")
+    if not 0.0 < r.heldout_fraction < 1.0:
+        raise InputError(f"rcp.heldout_fraction must be in (0, 1), got {r.heldout_fraction}")
+    if r.max_len < 8 or r.max_doc_len < r.max_len or r.max_doc_len > 2 * r.max_len - 2:
         raise InputError(f"need 8 <= max_len <= max_doc_len <= 2 * max_len - 2 (two chunks cover a document), got "
-                         f"max_len {cfg.max_len}, max_doc_len {cfg.max_doc_len}")
-    if not 0.0 < cfg.recall_target <= 1.0:
-        raise InputError(f"recall_target must be in (0, 1], got {cfg.recall_target}")
+                         f"rcp.max_len {r.max_len}, rcp.max_doc_len {r.max_doc_len}")
+    if not 0.0 < r.recall_target <= 1.0:
+        raise InputError(f"rcp.recall_target must be in (0, 1], got {r.recall_target}")
 
 
 def data_path(explicit: str, default_rel: str) -> Path:

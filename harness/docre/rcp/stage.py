@@ -83,46 +83,49 @@ def build_model(cfg: RCPConfig, tok, *, encoder_config=None) -> RCPModel:
                     end_ids=end)
 
 
-def load_best(cfg: RCPConfig, files: RCPFiles, tok, device) -> RCPModel:
+def load_best(cfg, files: RCPFiles, tok, device) -> RCPModel:
+    """The best epoch's model of ``cfg`` (a DocREConfig) in ``files``."""
     from transformers import AutoConfig
 
+    r = cfg.rcp
     if not files.best_model.is_file():
         raise InputError(f"{files.best_model} not found: train RCP (rcp-train) in {cfg.run_dir} first")
     state = torch.load(files.best_model, map_location="cpu", weights_only=True)
-    if state.get("model_hash") != model_hash(cfg):
+    if state.get("model_hash") != model_hash(r):
         raise InputError(f"{files.best_model} was trained under other model settings (hash {state.get('model_hash')}"
-                         f", this config {model_hash(cfg)}); propose with the training's config ({files.config})")
-    model = build_model(cfg, tok, encoder_config=AutoConfig.from_pretrained(str(files.encoder_config)))
+                         f", this config {model_hash(r)}); propose with the training's config ({files.config})")
+    model = build_model(r, tok, encoder_config=AutoConfig.from_pretrained(str(files.encoder_config)))
     model.load_state_dict(state["model"])
     return model.to(device)
 
 
-def rcp_propose(cfg: RCPConfig, *, docs_path: str = "", name: str = "test") -> dict:
-    """Tune the threshold, propose pairs for ``docs_path`` (default ``propose_file``), write
-    ``candidates/<name>.jsonl`` + stats and ``threshold.json``. Returns the stats."""
-    check(cfg)
+def rcp_propose(cfg, *, docs_path: str = "", name: str = "test") -> dict:
+    """Tune the threshold, propose pairs for ``docs_path`` (default ``rcp.propose_file``), write
+    ``candidates/<name>.jsonl`` + stats and ``threshold.json``. ``cfg``: a DocREConfig. Returns the stats."""
+    r = cfg.rcp
+    check(r)
     files, device = RCPFiles(cfg.run_dir), dist.device_for()
     with input_errors():  # the documents (file, document, field) and the trained stage's files
-        tok = resolve_tokenizer(cfg, files, None)
-        _, tune = load_docs(cfg)
-        docs = propose_docs(cfg, docs_path)
+        tok = resolve_tokenizer(r, files, None)
+        _, tune = load_docs(r)
+        docs = propose_docs(r, docs_path)
     model = load_best(cfg, files, tok, device)
-    kw = dict(batch_docs=cfg.eval_batch_docs, pad_id=tok.pad_token_id, device=device)
-    tune_feats = featurize_all(tune, tok, cfg.max_doc_len)
+    kw = dict(batch_docs=r.eval_batch_docs, pad_id=tok.pad_token_id, device=device)
+    tune_feats = featurize_all(tune, tok, r.max_doc_len)
     tune_probs = np.concatenate(prop.predict(model, tune_feats, **kw) or [np.zeros(0)])
     tune_y = np.asarray([v for f in tune_feats for v in f.labels])
-    thr = prop.tune_threshold(tune_probs, tune_y, cfg.threshold_mode, recall_target=cfg.recall_target,
-                              fixed=cfg.threshold)
-    feats = featurize_all(docs, tok, cfg.max_doc_len)
+    thr = prop.tune_threshold(tune_probs, tune_y, r.threshold_mode, recall_target=r.recall_target,
+                              fixed=r.threshold)
+    feats = featurize_all(docs, tok, r.max_doc_len)
     probs = prop.predict(model, feats, **kw)
     stats = prop.proposal_stats(feats, probs, thr, labelled=any(d.facts for d in docs))
-    stats.update(source=str(docs_path or data_path(cfg.propose_file, "redocred/test_revised.json")), name=name)
+    stats.update(source=str(docs_path or data_path(r.propose_file, "redocred/test_revised.json")), name=name)
     if dist.rank() == 0:
-        atomic_write_json(files.threshold, {"mode": cfg.threshold_mode, "recall_target": cfg.recall_target,
+        atomic_write_json(files.threshold, {"mode": r.threshold_mode, "recall_target": r.recall_target,
                                             "threshold": thr, "tuning": prop.detection(tune_probs, tune_y, thr)})
         atomic_write_jsonl(files.candidates(name), prop.candidate_rows(feats, probs, thr))
         atomic_write_json(files.candidate_stats(name), stats)
-    log.info(f"rcp-propose {name}: threshold {thr:.4f} ({cfg.threshold_mode}), {stats['proposed_pairs']} of "
+    log.info(f"rcp-propose {name}: threshold {thr:.4f} ({r.threshold_mode}), {stats['proposed_pairs']} of "
              f"{stats['candidate_pairs']} pairs kept ({stats['kept_fraction']:.1%})"
              + (f", recall of related pairs {stats['related_recall']:.4f}" if "related_recall" in stats else ""))
     return stats

@@ -19,8 +19,9 @@ from __future__ import annotations
 import torch
 
 from harness import dist, log
+from harness.docre.config import DocREConfig
 from harness.docre.rcp import propose as prop
-from harness.docre.rcp.config import RCPConfig, RCPFiles, check, model_fields
+from harness.docre.rcp.config import RCPFiles, check
 from harness.docre.rcp.features import collate, featurize_all, to_device
 from harness.docre.rcp.model import RCPLoss
 from harness.docre.rcp.stage import build_model, load_docs, model_hash, resolve_tokenizer
@@ -55,25 +56,22 @@ class RCPObjective(Objective):
     unit = "training documents"
     what = "an RCP training"
 
-    def __init__(self, cfg: RCPConfig):
-        check(cfg)
-        self.cfg, self.files, self.train_cfg = cfg, RCPFiles(cfg.run_dir), cfg.train_config()
-        self.best_f1, self.best_epoch = -1.0, 0
+    sections = ("rcp",)
 
-    def settings(self, config: dict | None = None) -> dict:
-        if config is None:
-            return model_fields(self.cfg)
-        return {k: v for k, v in config.items() if k in model_fields(self.cfg)}
+    def __init__(self, cfg: DocREConfig):
+        check(cfg.rcp)
+        self.cfg, self.r, self.files, self.train_cfg = cfg, cfg.rcp, RCPFiles(cfg.run_dir), cfg.rcp.train_config()
+        self.best_f1, self.best_epoch = -1.0, 0
 
     def outputs(self) -> list:
         f = self.files
         return [f.checkpoints, f.metrics, f.evals, f.best, f.tokenizer]
 
     def prepare(self, trainer) -> None:
-        train_docs, tune_docs = load_docs(self.cfg)
-        self.tok = resolve_tokenizer(self.cfg, self.files, train_docs)
-        self.train_feats = [f for f in featurize_all(train_docs, self.tok, self.cfg.max_doc_len) if f.pairs]
-        self.tune_feats = featurize_all(tune_docs, self.tok, self.cfg.max_doc_len)
+        train_docs, tune_docs = load_docs(self.r)
+        self.tok = resolve_tokenizer(self.r, self.files, train_docs)
+        self.train_feats = [f for f in featurize_all(train_docs, self.tok, self.r.max_doc_len) if f.pairs]
+        self.tune_feats = featurize_all(tune_docs, self.tok, self.r.max_doc_len)
         self.items = _Lengths(self.train_feats)
 
     def describe(self, trainer) -> str:
@@ -81,20 +79,20 @@ class RCPObjective(Objective):
                 f"global batch {trainer.gbs}, {trainer.steps_per_epoch} steps/epoch, {trainer.total} steps")
 
     def build_model(self, trainer):
-        cfg = self.cfg
-        model = build_model(cfg, self.tok).to(trainer.device)
-        if trainer.ds_config is None and cfg.dtype != "float32":
-            model = model.to(getattr(torch, cfg.dtype))
+        r = self.r
+        model = build_model(r, self.tok).to(trainer.device)
+        if trainer.ds_config is None and r.dtype != "float32":
+            model = model.to(getattr(torch, r.dtype))
         if dist.rank() == 0:
             model.encoder.config.save_pretrained(str(self.files.encoder_config))
         self.model = model
         return model, None
 
     def loss_module(self, model, zero3: bool):
-        return RCPLoss(model, pos_weight=self.cfg.pos_weight)
+        return RCPLoss(model, pos_weight=self.r.pos_weight)
 
     def param_groups(self, model):
-        return param_groups(model, self.cfg.head_lr)
+        return param_groups(model, self.r.head_lr)
 
     def batch(self, idx: list[int]) -> dict:
         return collate([self.train_feats[i] for i in idx], self.tok.pad_token_id)
@@ -113,7 +111,7 @@ class RCPObjective(Objective):
         """Score the tuning documents, keep the best weights (collective: every rank)."""
         import numpy as np
 
-        probs = prop.predict(self.model, self.tune_feats, batch_docs=self.cfg.eval_batch_docs,
+        probs = prop.predict(self.model, self.tune_feats, batch_docs=self.r.eval_batch_docs,
                              pad_id=self.tok.pad_token_id, device=trainer.device)
         p = np.concatenate(probs) if probs else np.zeros(0)
         y = np.asarray([v for f in self.tune_feats for v in f.labels])
@@ -125,13 +123,13 @@ class RCPObjective(Objective):
         state = trainer.engine.state_dict_for_export() if improved else None  # collective under ZeRO-3
         if improved and dist.rank() == 0:
             atomic_write(self.files.best_model, lambda tmp: torch.save(
-                {"model": state, "model_hash": model_hash(self.cfg), "epoch": epoch, "f1": rec["f1"]}, tmp))
+                {"model": state, "model_hash": model_hash(self.r), "epoch": epoch, "f1": rec["f1"]}, tmp))
         trainer.evals.write({**rec, "best": improved})
         log.info(f"epoch {epoch}: tuning F1 {rec['f1']:.4f} (P {rec['precision']:.4f} R {rec['recall']:.4f} at "
                  f"{thr:.3f}){' best' if improved else ''}")
 
     def state_dict(self) -> dict:
-        return {"best_f1": self.best_f1, "best_epoch": self.best_epoch, "model_hash": model_hash(self.cfg)}
+        return {"best_f1": self.best_f1, "best_epoch": self.best_epoch, "model_hash": model_hash(self.r)}
 
     def load_state_dict(self, state: dict) -> None:
         self.best_f1, self.best_epoch = state["best_f1"], state["best_epoch"]
@@ -140,14 +138,15 @@ class RCPObjective(Objective):
         return {"best_f1": self.best_f1, "best_epoch": self.best_epoch}
 
 
-def rcp_trainer(cfg: RCPConfig, ds_path=None, **kw):
-    """The one loop on ``RCPObjective(cfg)`` (settings refused at once); keyword arguments as ``Trainer``."""
+def rcp_trainer(cfg: DocREConfig, ds_path=None, **kw):
+    """The one loop on ``RCPObjective(cfg)`` (``cfg``: a DocREConfig, its ``rcp`` section; settings refused at once);
+    keyword arguments as ``Trainer``."""
     from harness.train.trainer import Trainer
 
     return Trainer(RCPObjective(cfg), ds_path, **kw)
 
 
-def rcp_train(cfg: RCPConfig, ds_path=None, **kw) -> dict:
+def rcp_train(cfg: DocREConfig, ds_path=None, **kw) -> dict:
     """prepare (one-line input errors) + build + train of ``rcp_trainer``; {"steps", "best_f1", "best_epoch"}."""
     from harness.train.trainer import run
 

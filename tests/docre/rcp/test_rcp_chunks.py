@@ -106,7 +106,7 @@ def test_long_document_runs_through_the_model_in_two_chunks():
 
     doc = _long_doc()
     tok = train_tiny_tokenizer([doc], vocab_size=300)
-    cfg = RCPConfig(emb_size=16, block_size=4, max_len=96, max_doc_len=188)
+    cfg = RCPConfig(emb_size=16, block_size=4, max_len=96, max_doc_len=188)  # the rcp section
     model = build_model(cfg, tok).double()
     f = featurize(doc, tok, cfg.max_doc_len)
     assert 96 < len(f) <= 188 and all(len(p) == 2 for p in f.entity_pos)  # two chunks, nothing cut

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from harness.config import load_config
-from harness.docre.rcp.config import RCPConfig, RCPFiles
+from harness.docre.config import DocREConfig
+from harness.docre.rcp.config import RCPFiles
 from harness.docre.rcp.train import rcp_train
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,9 +38,10 @@ def _env() -> dict:
 
 def _sets(run: Path, batch_docs: int) -> list[str]:
     f = str(FIXTURE)
-    return [f"run_dir={run}", f"dev_file={f}", f"train_file={f}", f"propose_file={f}", "emb_size=16", "block_size=4",
-            "max_len=24", "max_doc_len=40", f"batch_docs={batch_docs}", "epochs=3", "log_every=1", "lr=1e-3",
-            "head_lr=1e-3", "warmup_ratio=0"]
+    return [f"run_dir={run}"] + [f"rcp.{x}" for x in (
+        f"dev_file={f}", f"train_file={f}", f"propose_file={f}", "emb_size=16", "block_size=4", "max_len=24",
+        "max_doc_len=40", f"batch_docs={batch_docs}", "epochs=3", "log_every=1", "lr=1e-3", "head_lr=1e-3",
+        "warmup_ratio=0")]
 
 
 def _records(path: Path) -> list[dict]:
@@ -50,7 +52,7 @@ def _records(path: Path) -> list[dict]:
 
 
 def test_two_ranks_zero3_equal_one_rank_plain(tmp_path):
-    plain = load_config(None, _sets(tmp_path / "plain", 2), cls=RCPConfig)
+    plain = load_config(None, _sets(tmp_path / "plain", 2), cls=DocREConfig)
     rcp_train(plain)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_port()),
            str(ROOT / "launch" / "docre.py"), "rcp-train", "--ds", str(CPU_DS),

@@ -10,18 +10,21 @@ import torch
 
 from harness.cli import InputError
 from harness.config import load_config
-from harness.docre.rcp.config import RCPConfig, RCPFiles
+from harness.docre.config import DocREConfig
+from harness.docre.rcp.config import RCPFiles
 from harness.docre.rcp.train import rcp_train, rcp_trainer
 from harness.docre.reader import read_docred
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "docre" / "fixtures" / "docs.json"
-TINY = ["emb_size=16", "block_size=4", "max_len=24", "max_doc_len=40", "batch_docs=1", "log_every=1"]
+TINY = ["rcp.emb_size=16", "rcp.block_size=4", "rcp.max_len=24", "rcp.max_doc_len=40", "rcp.batch_docs=1",
+        "rcp.log_every=1"]
 
 
 def _sets(run, extra=()):
     f = str(FIXTURE)
-    return [f"run_dir={run}", f"dev_file={f}", f"train_file={f}", f"propose_file={f}", *TINY, *extra]
+    return [f"run_dir={run}", f"rcp.dev_file={f}", f"rcp.train_file={f}", f"rcp.propose_file={f}", *TINY,
+            *[f"rcp.{x}" for x in extra]]
 
 
 def _main(argv):
@@ -71,9 +74,9 @@ def _stop_after_first(rec):
 
 def test_resume_at_epoch_boundary_equals_uninterrupted(tmp_path):
     sets = ["epochs=2", "dropout=0.1"]  # dropout: the RNG state must come back with the checkpoint
-    full = rcp_trainer(load_config(None, _sets(tmp_path / "full", sets), cls=RCPConfig)).setup()
+    full = rcp_trainer(load_config(None, _sets(tmp_path / "full", sets), cls=DocREConfig)).setup()
     full.train()
-    cut_cfg = load_config(None, _sets(tmp_path / "cut", sets), cls=RCPConfig)
+    cut_cfg = load_config(None, _sets(tmp_path / "cut", sets), cls=DocREConfig)
     cut = rcp_trainer(cut_cfg, on_step=_stop_after_first).setup()
     with pytest.raises(_Stop):
         cut.train()
@@ -95,19 +98,19 @@ def test_resume_at_epoch_boundary_equals_uninterrupted(tmp_path):
 
 
 def test_refusals(tmp_path):
-    cfg = load_config(None, _sets(tmp_path / "r", ["epochs=1"]), cls=RCPConfig)
+    cfg = load_config(None, _sets(tmp_path / "r", ["epochs=1"]), cls=DocREConfig)
     rcp_train(cfg)
     with pytest.raises(InputError, match="already holds an RCP training"):
         rcp_trainer(cfg).setup()
-    other = load_config(None, _sets(tmp_path / "r", ["epochs=1", "lr=1e-3"]), cls=RCPConfig)
-    with pytest.raises(InputError, match=r"another config \(lr: 3e-05 there, 0\.001 now\)"):
+    other = load_config(None, _sets(tmp_path / "r", ["epochs=1", "lr=1e-3"]), cls=DocREConfig)
+    with pytest.raises(InputError, match=r"another config \(rcp\.lr: 3e-05 there, 0\.001 now\)"):
         rcp_trainer(other, resume=True).setup()
     with pytest.raises(InputError, match="emb_size"):
-        rcp_trainer(load_config(None, _sets(tmp_path / "q", ["emb_size=15"]), cls=RCPConfig))
+        rcp_trainer(load_config(None, _sets(tmp_path / "q", ["emb_size=15"]), cls=DocREConfig))
     from harness.docre.rcp.stage import rcp_propose
 
     with pytest.raises(InputError, match="other model settings"):
-        rcp_propose(load_config(None, _sets(tmp_path / "r", ["epochs=1", "block_size=8"]), cls=RCPConfig))
+        rcp_propose(load_config(None, _sets(tmp_path / "r", ["epochs=1", "block_size=8"]), cls=DocREConfig))
 
 
 @pytest.mark.data
@@ -117,8 +120,9 @@ def test_real_redocred_dev_to_test_protocol(tmp_path, data_dir, monkeypatch):
     from harness.docre.rcp.stage import rcp_propose
 
     run = tmp_path / "real"
-    cfg = load_config(None, [f"run_dir={run}", "max_docs=5", "heldout_fraction=0.4", "epochs=1", "emb_size=16",
-                             "block_size=4", "max_len=128", "max_doc_len=252", "batch_docs=1"], cls=RCPConfig)
+    cfg = load_config(None, [f"run_dir={run}"] + [f"rcp.{x}" for x in (
+        "max_docs=5", "heldout_fraction=0.4", "epochs=1", "emb_size=16", "block_size=4", "max_len=128",
+        "max_doc_len=252", "batch_docs=1")], cls=DocREConfig)
     out = rcp_trainer(cfg).setup()
     assert (len(out.objective.train_feats), len(out.objective.tune_feats)) == (3, 2)
     assert max(len(f) for f in out.objective.train_feats + out.objective.tune_feats) > 128  # the two-chunk path runs
