@@ -1,11 +1,11 @@
 """harness.cli: an input error is one line on stderr and exit status 2; any other error keeps its traceback."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support import load_launch
 
 from harness.cli import EXIT_INPUT, InputError, input_errors, run_main
 from harness.config import ConfigError
@@ -72,9 +72,7 @@ def test_harness_check_errors_are_input_errors():
 
 
 def test_eval_run_model_folder_checked_before_loading(tmp_path):
-    spec = importlib.util.spec_from_file_location("launch_eval", ROOT / "launch" / "eval.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_launch("eval")
     with pytest.raises(InputError, match="the folder is empty"):
         cli.check_model_dir(str(tmp_path))
     (tmp_path / "config.json").write_text("{}")

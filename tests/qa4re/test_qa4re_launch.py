@@ -1,7 +1,6 @@
 """launch/qa4re.py eval / label on the embedded default (tiny random model: near-chance figures, by design), the
 weak-labels file read back by the data layer, and the experiment's QA4RE weak-label path end to end."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -9,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import load_launch
 
 from harness.cli import run_main
 from harness.config import DataConfig
@@ -21,15 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SETS = ["--set", "data.synthetic_size=24", "--set", "data.noise_rate=0"]
 
 
-def launch_qa4re():
-    spec = importlib.util.spec_from_file_location("launch_qa4re", ROOT / "launch" / "qa4re.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_qa4re_eval_and_label_write_records_metrics_and_weak_labels(tmp_path):
-    mod = launch_qa4re()
+    mod = load_launch("qa4re")
     run = RunDir(tmp_path / "run")
     base = ["--set", f"run_dir={run.root}", *SETS, "--batch-examples", "4"]
     assert run_main(mod.main, ["eval", "--split", "test", "--scoring", "sequence", *base]) == 0
@@ -52,7 +45,7 @@ def test_qa4re_eval_and_label_write_records_metrics_and_weak_labels(tmp_path):
 
 
 def test_qa4re_label_refuses_weak_labels_input_and_unknown_space(tmp_path, capsys):
-    mod = launch_qa4re()
+    mod = load_launch("qa4re")
     argv = ["label", "--set", f"run_dir={tmp_path}", "--set", "data.weak_labels=x.jsonl", "--set", "data.noise_rate=0"]
     assert run_main(mod.main, argv) == 2
     assert "without data.weak_labels" in capsys.readouterr().err
@@ -65,13 +58,12 @@ def test_qa4re_label_refuses_weak_labels_input_and_unknown_space(tmp_path, capsy
     assert "no QA4RE templates for label space 'custom'" in capsys.readouterr().err
 
 
-
 def test_qa4re_refuses_a_run_folder_in_use_and_frees_it(tmp_path, capsys):
     """One stage at a time per run folder: a held lock (a training run there) is refused with exit 2; a finished
     or failed qa4re run leaves the folder free (the same process can run again)."""
     from harness.runstate import RunLock
 
-    mod = launch_qa4re()
+    mod = load_launch("qa4re")
     argv = ["eval", "--split", "test", "--set", f"run_dir={tmp_path}", *SETS, "--batch-examples", "4"]
     with RunLock(tmp_path, "train"):
         assert run_main(mod.main, argv) == 2
@@ -98,8 +90,6 @@ def test_qa4re_weak_labels_experiment_end_to_end(tmp_path):
 
 
 def test_qa4re_experiment_refuses_weak_labels_with_noise(capsys):
-    spec = importlib.util.spec_from_file_location("launch_experiment", ROOT / "launch" / "experiment.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_launch("experiment")
     assert run_main(mod.main, ["--weak-labels", "qa4re", "--noise", "0.2"]) == 2
     assert "cannot be combined with --noise" in capsys.readouterr().err
