@@ -1,4 +1,4 @@
-"""The LLM stage's config (``launch/docre.py``): ``load_config(path, overrides, cls=DocREConfig)``.
+"""The LLM stage's config (``python -m harness docre``): ``load_config(path, overrides, cls=DocREConfig)``.
 
 Offline protocol (the default when the file fields are ""): the Re-DocRED training split is not available here, so
 the LLM trains on Re-DocRED dev (500 documents) and is evaluated on Re-DocRED test; Ign F1 uses the original

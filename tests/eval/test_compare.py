@@ -1,9 +1,7 @@
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import load_launch
+from support import cli, load_launch
 
 from harness.cli import InputError, run_main
 from harness.config import DataConfig, RunConfig, TrainConfig
@@ -64,12 +62,11 @@ def test_compare_refuses_colliding_settings_and_names(tmp_path, capsys):
 def test_compare_cli_missing_eval_json_is_one_line_exit_2(tmp_path):
     done = _fake_run(tmp_path / "sft", 0.2, "", 0.5)
     todo = _fake_run(tmp_path / "atlantis", 0.2, "w.f32", 0.0, evaluated=False)
-    out = subprocess.run([sys.executable, "launch/eval.py", "compare", str(done), str(todo)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 2, out.stderr
+    out = cli("launch/eval.py", "compare", done, todo)
+    assert out.rc == 2, out.stderr
     assert "Traceback" not in out.stderr
     errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
-    assert errors == [f"error: {todo / 'eval.json'} not found: evaluate the run first: python launch/eval.py run "
+    assert errors == [f"error: {todo / 'eval.json'} not found: evaluate the run first: python -m harness atlantis eval "
                       f"--model {todo / 'export'} --config {todo / 'config.json'}"]
 
 

@@ -3,12 +3,10 @@ weak-labels file read back by the data layer, and the experiment's QA4RE weak-la
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import load_launch
+from support import cli, load_launch
 
 from harness.cli import run_main
 from harness.config import DataConfig
@@ -76,10 +74,10 @@ def test_qa4re_refuses_a_run_folder_in_use_and_frees_it(tmp_path, capsys):
 def test_qa4re_weak_labels_experiment_end_to_end(tmp_path):
     """The embedded default with --weak-labels qa4re: QA4RE labels -> scoring -> ATLANTIS vs SFT (~3 min, 1 rank)."""
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    cmd = [sys.executable, "launch/experiment.py", "--root", str(tmp_path / "exp"), "--nproc", "1",
+    cmd = ["launch/experiment.py", "--root", str(tmp_path / "exp"), "--nproc", "1",
            "--weak-labels", "qa4re", "--set", "data.synthetic_size=32", "--set", "train.epochs=1"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = cli(*cmd, env=env, timeout=900)
+    assert proc.rc == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((tmp_path / "exp" / "summary.json").read_text())
     assert set(summary["runs"]) == {"sft", "atlantis"} and "qa4re-label" in summary["timings_s"]
     weak = Path(summary["qa4re"]["weak_labels"])

@@ -169,10 +169,10 @@ def test_imports_stay_light():
 
 
 def test_launch_accepts_deepspeed_local_rank():
-    from support import load_launch
+    from harness.cli import parse
+    from harness.shims import translate
 
-    mod = load_launch("score")
-    args = mod.parse_args(["--local_rank=1", "--set", "scoring.models=large", "--skip-weights"])
+    args = parse(translate("score.py", ["--local_rank=1", "--set", "scoring.models=large", "--skip-weights"]))
     assert args.set == ["scoring.models=large"] and args.skip_weights
 
 

@@ -17,13 +17,12 @@ Every causal run here packs its micro-batches (train.packing defaults to true), 
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from support import free_port, torchrun
+from support import cli, free_port, torchrun
 
 from harness.config import load_config
 from harness.data.dataset import load_splits
@@ -177,8 +176,9 @@ def test_zero3_export_round_trip_equals_live_model(runs):
     torch.testing.assert_close(out, live, rtol=1e-5, atol=1e-5)
     # export from the checkpoint (zero_to_fp32 consolidation) through the CLI gives the same model
     ckpt = runs["base"] / "ds_untied" / "checkpoints"
-    subprocess.run([sys.executable, str(ROOT / "launch" / "train.py"), "export", "--checkpoint", str(ckpt),
-                    "--out", str(runs["base"] / "ds_untied" / "export_ckpt")], check=True, env=_env(), timeout=300)
+    out = cli(ROOT / "launch" / "train.py", "export", "--checkpoint", ckpt, "--out",
+              runs["base"] / "ds_untied" / "export_ckpt", env=_env())
+    assert out.rc == 0, out.stderr[-3000:]
     again = _exported(runs["base"] / "ds_untied", "export_ckpt")
     with torch.no_grad():
         out2 = again(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
