@@ -186,3 +186,14 @@ def destroy() -> None:
             dist.barrier(group=host_group())
         _host.clear()
         dist.destroy_process_group()
+
+
+def local_launcher(nproc: int) -> list[str]:
+    """The command line that starts ``nproc`` processes of a Python entry point on this machine (torchrun,
+    standalone rendezvous), or one plain ``python`` for ``nproc`` <= 1; the entry point follows
+    (``-m harness ...`` or a script)."""
+    import sys
+
+    if nproc <= 1:
+        return [sys.executable]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]

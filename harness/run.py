@@ -86,7 +86,7 @@ class WeightsFiles:
 
 
 class QA4REFiles:
-    """The QA4RE stages' files (launch/qa4re.py): per-split predictions and metrics, and the weak labels."""
+    """The QA4RE stages' files (qa4re eval | label): per-split predictions and metrics, and the weak labels."""
 
     def __init__(self, folder: str | Path):
         self.dir = Path(folder)

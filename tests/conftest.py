@@ -17,7 +17,13 @@ for _k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: a real-data test without its marker is refused every time
 def pytest_collection_modifyitems(config, items):
+    unmarked = [item.nodeid for item in items
+                if "data_dir" in getattr(item, "fixturenames", ()) and item.get_closest_marker("data") is None]
+    if unmarked:
+        raise pytest.UsageError(f"{len(unmarked)} test(s) read the real data (the data_dir fixture) without the "
+                                f"`data` marker, e.g. {unmarked[0]}: add @pytest.mark.data")
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")

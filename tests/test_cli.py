@@ -1,11 +1,9 @@
 """harness.cli: an input error is one line on stderr and exit status 2; any other error keeps its traceback."""
 
-import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import cli
 
 from harness.cli import EXIT_INPUT, InputError, input_errors, run_main
 from harness.config import ConfigError
@@ -20,12 +18,8 @@ def _raise(exc):
     return main
 
 
-def _entry(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
-
-
-def _error_lines(out: subprocess.CompletedProcess) -> list[str]:
-    assert out.returncode == EXIT_INPUT, out.stderr
+def _error_lines(out) -> list[str]:
+    assert out.rc == EXIT_INPUT, out.stderr
     assert "Traceback" not in out.stderr, out.stderr
     return [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
 
@@ -72,19 +66,64 @@ def test_harness_check_errors_are_input_errors():
 
 
 def test_eval_run_model_folder_checked_before_loading(tmp_path):
-    spec = importlib.util.spec_from_file_location("launch_eval", ROOT / "launch" / "eval.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    from harness.recipes.atlantis import commands as atlantis
+
     with pytest.raises(InputError, match="the folder is empty"):
-        cli.check_model_dir(str(tmp_path))
+        atlantis.check_model_dir(str(tmp_path))
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(InputError, match="no tokenizer"):
-        cli.check_model_dir(str(tmp_path))
-    out = _entry("launch/eval.py", "run", "--model", "/nonexistent/export")
-    assert _error_lines(out) == ["error: --model /nonexistent/export: no such folder; " + cli.EXPORT_HINT]
+        atlantis.check_model_dir(str(tmp_path))
+    out = cli("launch/eval.py", "run", "--model", "/nonexistent/export")
+    assert _error_lines(out) == ["error: --model /nonexistent/export: no such folder; " + atlantis.EXPORT_HINT]
 
 
 @pytest.mark.parametrize("entry", [["launch/eval.py", "run", "--model", "/nonexistent"], ["launch/score.py"]])
 def test_entry_point_misspelled_set_field_did_you_mean(entry):
-    out = _entry(*entry, "--set", "train.lrr=1")
+    out = cli(*entry, "--set", "train.lrr=1")
     assert _error_lines(out) == ["error: --set train.lrr: unknown field 'lrr' in TrainConfig; did you mean train.lr?"]
+
+
+def test_cli_usage_error_is_one_line_naming_the_flag():
+    out = cli("-m", "harness", "atlantis", "train", "--resume", "--overwrite", in_process=True)
+    assert out.rc == EXIT_INPUT and out.error_lines() == [
+        "error: python -m harness atlantis train: argument --overwrite: not allowed with argument --resume; "
+        "see python -m harness atlantis train --help"]
+    out = cli("-m", "harness", "atlantis", "evaluate", in_process=True)
+    assert out.rc == EXIT_INPUT and "invalid choice: 'evaluate'" in out.error_lines()[0]
+
+
+def test_cli_help_lists_recipes_and_commands():
+    out = cli("-m", "harness", "--help", in_process=True)
+    assert out.rc == 0
+    for line in ["  atlantis", "      semeval-score", "  docre", "      docred-score", "  dpo", "      train"]:
+        assert line in out.stdout
+    out = cli("-m", "harness", "gen", "--help", in_process=True)
+    assert out.rc == 0 and all(c in out.stdout for c in ("generate", "pairs", "metrics"))
+
+
+def _flags(recipe: str, command: str) -> set[str]:
+    import argparse
+
+    from harness.cli import parser
+
+    def sub(p: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+        return next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+
+    return set(sub(sub(parser(recipe), recipe), command)._option_string_actions)
+
+
+def test_cli_shared_flags_spelled_once():
+    """--run-dir names the run folder on every command that has one (every command with a config, and gen's pairs and
+    metrics); --resume | --overwrite together wherever one is; --ds only with a config; --dist-timeout wherever a
+    command runs DeepSpeed. No old spelling is left."""
+    from harness.recipes import RECIPES, commands
+
+    for recipe in RECIPES:
+        for c in commands(recipe):
+            flags = _flags(recipe, c.name)
+            if c.config or recipe == "gen":
+                assert "--run-dir" in flags, (recipe, c.name)
+            assert ("--resume" in flags) == ("--overwrite" in flags), (recipe, c.name)
+            assert "--ds" not in flags or c.config, (recipe, c.name)
+            assert "--ds" not in flags or "--dist-timeout" in flags or c.name == "experiment", (recipe, c.name)
+            assert not flags & {"--root", "--fresh", "--checkpoint", "--local_rank"}, (recipe, c.name)

@@ -6,30 +6,22 @@ tests/eval/test_rank.py)."""
 
 import json
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import torchrun
 
 from harness import dist
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory) -> list[dict]:
     out = tmp_path_factory.mktemp("twin")
     env = {**os.environ, "HARNESS_DIST_BACKEND": "cuda:gloo", "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_port()),
-           str(ROOT / "tests" / "_nccl_twin_worker.py"), str(out)]
+    cmd = torchrun(ROOT / "tests" / "_nccl_twin_worker.py", out)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]

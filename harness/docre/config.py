@@ -1,5 +1,5 @@
-"""DocRE's one config (``load_config(path, overrides, cls=DocREConfig)``): the LLM stage and, in ``rcp``, the
-candidate proposal.
+"""DocRE's one config (``python -m harness docre``; ``load_config(path, overrides, cls=DocREConfig)``): the LLM stage
+and, in ``rcp``, the candidate proposal.
 
 Offline protocol (the default when the file fields are ""): the Re-DocRED training split is not available here, so
 the LLM trains on Re-DocRED dev (500 documents) and is evaluated on Re-DocRED test; Ign F1 uses the original

@@ -1,4 +1,4 @@
-"""The LLM stage's steps behind launch/docre.py (prompts, train-llm, predict, eval, pipeline) and its run folder.
+"""The LLM stage's steps behind `python -m harness docre` (prompts, train, predict, docred-score, pipeline) and its run folder.
 
     <run_dir>/
       docre_config.json                 the resolved DocREConfig of the last train-llm / predict

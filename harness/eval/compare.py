@@ -1,7 +1,7 @@
 """Side-by-side comparison of runs: one row per run folder, keyed by the folder's name, with its setting, method,
 macro-F1, the SemEval official score where it is defined, and the gain over the SFT run of the same setting.
 
-A run folder holds config.json (``launch/train.py``) and eval.json (``launch/eval.py run``). What cannot be
+A run folder holds config.json (``atlantis train``) and eval.json (``atlantis eval``). What cannot be
 compared is refused with an ``InputError`` naming the folder and what to do: a missing file, two folders of one
 name (their rows would share a key), or two SFT runs of one setting (the delta would have two baselines).
 """
@@ -19,12 +19,12 @@ from harness.run import RunDir
 def _read_run(run: RunDir) -> tuple[dict, dict]:
     """(config.json, eval.json) of one run folder; a missing one says which command writes it."""
     if not run.root.is_dir():
-        raise InputError(f"{run.root}: no such run folder; give folders written by launch/train.py")
+        raise InputError(f"{run.root}: no such run folder; give folders written by `python -m harness atlantis train`")
     if not run.config.is_file():
-        raise InputError(f"{run.config} not found: {run.root} is not a training run folder (launch/train.py "
+        raise InputError(f"{run.config} not found: {run.root} is not a training run folder (atlantis train "
                          f"writes config.json there)")
     if not run.eval_json.is_file():
-        raise InputError(f"{run.eval_json} not found: evaluate the run first: python launch/eval.py run "
+        raise InputError(f"{run.eval_json} not found: evaluate the run first: python -m harness atlantis eval "
                          f"--model {run.export} --config {run.config}")
     with input_errors():  # invalid JSON: file and line
         return read_json(run.config, "config.json (RunConfig.dump) of this run directory"), read_eval_json(run.eval_json)
@@ -40,9 +40,9 @@ def run_row(run_dir: str | Path) -> dict:
         setting = f"{data['dataset']}/{ev.get('label_space') or data['label_space']}/{model['large']}"
         noise = float(data["noise_rate"])
     except KeyError as e:
-        raise InputError(f"{run.config}: missing field {e}; expected the RunConfig.dump launch/train.py writes") from e
+        raise InputError(f"{run.config}: missing field {e}; expected the RunConfig.dump `atlantis train` writes") from e
     if "macro_f1" not in ev:
-        raise InputError(f"{run.eval_json}: no macro_f1; expected the eval.json launch/eval.py run writes")
+        raise InputError(f"{run.eval_json}: no macro_f1; expected the eval.json `atlantis eval` writes")
     split = (ev.get("data") or {}).get("split", "?")
     return {"name": run.root.name, "run": str(run.root), "setting": setting, "split": split, "noise_rate": noise,
             "method": method, "macro_f1": ev["macro_f1"], "official": ev.get("official")}

@@ -1,4 +1,4 @@
-"""The one evaluation entry point (training loop and ``launch/eval.py run``), eval.json (its figures and what
+"""The one evaluation entry point (training loop and ``atlantis eval``), eval.json (its figures and what
 identifies them) and the console table."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def predictions_path(eval_json: str | Path) -> Path:
 
 def write_predictions(path: str | Path, result: dict) -> int:
     """The official scorer's prediction file (``<id>\\t<label>`` per example, in evaluation order) of a semeval19
-    ``evaluate_model`` result, written atomically; ``python launch/eval.py score --key KEY --pred PATH`` scores
+    ``evaluate_model`` result, written atomically; ``python -m harness atlantis semeval-score --key KEY --pred PATH`` scores
     it. Returns how many invalid predictions were written as ``INVALID_AS`` (see the note above it)."""
     if not official_predictions(result):
         raise ValueError(f"label space {result.get('label_space')!r}: the official scorer's file needs semeval19")

@@ -1,4 +1,4 @@
-"""The generation stage's config (launch/gen.py): ``load_config(path, overrides, cls=GenRunConfig)``.
+"""The generation stage's config (gen generate): ``load_config(path, overrides, cls=GenRunConfig)``.
 
 The data section is the harness's ``DataConfig``: the label space (the relations to generate for), the gold seed
 demonstrations (from the training split, gold labels) and the real test split come from the chosen dataset. The

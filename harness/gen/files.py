@@ -9,7 +9,7 @@
       candidates.jsonl       every prompt with its candidates (text, reason, similarity to the window)
       rejects.jsonl          every candidate not kept, with its reason
       metrics.json           diversity and correctness figures
-      pairs.jsonl            preference pairs (launch/gen.py pairs)
+      pairs.jsonl            preference pairs (gen pairs)
       warmup/                the generator warm-up's training run folder (gen.warmup_epochs > 0; harness.gen.warmup):
                              config.json, checkpoints/, metrics.jsonl, export/ (the generator generation loads)
 """

@@ -1,4 +1,4 @@
-"""The generation metrics as a table (launch/gen.py generate and metrics)."""
+"""The generation metrics as a table (gen generate and gen metrics)."""
 
 from __future__ import annotations
 

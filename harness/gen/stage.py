@@ -1,4 +1,4 @@
-"""The stages behind launch/gen.py: ``generate`` (sharded, resumable) and ``pairs`` (rank 0 only, from the recorded
+"""The stages behind `python -m harness gen`: ``generate`` (sharded, resumable) and ``pairs`` (rank 0 only, from the recorded
 candidates). Both refuse a run folder whose recorded gen_config.json differs in a field that changes the samples."""
 
 from __future__ import annotations

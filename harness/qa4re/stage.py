@@ -1,4 +1,4 @@
-"""The QA4RE stages behind launch/qa4re.py: score questions, turn scores into per-example records, metrics and
+"""The QA4RE stages behind `python -m harness qa4re`: score questions, turn scores into per-example records, metrics and
 weak labels, and write them (rank 0, atomically).
 
 A record (one line of ``<split>.predictions.jsonl``):

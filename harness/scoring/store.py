@@ -120,11 +120,11 @@ def check_scores(scores_dir: str | Path, *, expected: dict, names: list[str]) ->
     for name in names:
         if name not in manifest.get("models", {}):
             raise ManifestMismatch(f"{scores_dir / MANIFEST}: no scores for model {name!r} (have "
-                                   f"{sorted(manifest.get('models', {}))}); run launch/score.py with that model set")
+                                   f"{sorted(manifest.get('models', {}))}); run `python -m harness atlantis score` with that model set")
         arrs = open_arrays(scores_dir, name, n, "r")
         missing = np.flatnonzero(arrs.done == 0)
         if missing.size:
             raise ManifestMismatch(f"{scores_dir}: {missing.size} of {n} rows of {name!r} are not scored yet "
-                                   f"(first indices {missing[:10].tolist()}); run launch/score.py again to finish")
+                                   f"(first indices {missing[:10].tolist()}); run `python -m harness atlantis score` again to finish")
         out[name] = arrs
     return manifest, out

@@ -259,14 +259,14 @@ def load_weights(path: str | Path, *, n: int, dataset_fingerprint: str, template
     weight is finite and >= 0. Training (``train.weights_file``) and the weight plots read weights through it."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path} (run launch/score.py first, or leave "
+        raise FileNotFoundError(f"weights file not found: {path} (run `python -m harness atlantis score` first, or leave "
                                 "train.weights_file empty for plain SFT)")
     expected = {"dataset_fingerprint": dataset_fingerprint, "template_hash": template_hash, "n_examples": n}
     check_manifest(WeightsFiles.beside(path).manifest, expected, what="weights file")
     size = path.stat().st_size
     if size != 4 * n:
         raise ManifestMismatch(f"{path}: {size} bytes, expected {4 * n} (float32 x n_examples={n}); the file is "
-                               "damaged: run launch/score.py again")
+                               "damaged: run `python -m harness atlantis score` again")
     w = np.memmap(path, dtype=np.float32, mode="r", shape=(n,))
     bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
     if bad.size:

@@ -69,7 +69,7 @@ def _pair_from(rec, where: str) -> Pair:
 def read_pairs(path: str | Path) -> list[Pair]:
     """The pairs of a JSONL file, in file order; a malformed line or a repeated id is an error naming file:line."""
     if not str(path):
-        raise ValueError("dpo.pairs_file is empty: set it to a preference pairs JSONL (launch/gen.py pairs)")
+        raise ValueError("dpo.pairs_file is empty: set it to a preference pairs JSONL (python -m harness gen pairs)")
     path, pairs, seen = Path(path), [], {}
     for lineno, rec in iter_jsonl(path, "preference pairs file"):
         pair = _pair_from(rec, f"{path}:{lineno}")

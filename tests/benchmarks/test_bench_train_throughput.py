@@ -118,6 +118,7 @@ def test_gpu_peak_is_tabulated_for_the_h200(monkeypatch):
     assert got["device"] == "NVIDIA H200" and got["peak_source"] == "tabulated bf16 dense (H200)"
 
 
+@pytest.mark.slow  # DeepSpeed workers: the longest test of the unit tier (315 s of its 28 min under load 8)
 def test_ds_case_with_activation_checkpointing(tmp_path):
     """The GPU path on CPU: ZeRO-3 (cpu_test.json) in isolated workers, activation checkpointing on."""
     out = tmp_path / "tt.csv"

@@ -17,6 +17,7 @@ def raw(data_dir):
     return {s: json.loads((data_dir / "conll04" / f"conll04_{s}.json").read_text()) for s in SPLITS}
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("split", list(SPLITS))
 def test_conll04_gold_pairs_counts(data_dir, raw, split):
     n_sent, n_rel = SPLITS[split]
@@ -29,6 +30,7 @@ def test_conll04_gold_pairs_counts(data_dir, raw, split):
     assert {ex.split for ex in exs} == {split} and set(expected) == set(CONLL04_RELATIONS)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("split", list(SPLITS))
 def test_conll04_all_pairs_every_ordered_pair_once(data_dir, raw, split):
     exs = read_conll04(data_dir / "conll04" / f"conll04_{split}.json", split, "all-pairs")
@@ -43,6 +45,7 @@ def test_conll04_all_pairs_every_ordered_pair_once(data_dir, raw, split):
     assert sum(ex.label != NO_RELATION for ex in exs) == SPLITS[split][1]
 
 
+@pytest.mark.data
 def test_conll04_markers_wrap_the_entity_tokens(data_dir, raw):
     exs = read_conll04(data_dir / "conll04" / "conll04_dev.json", "dev", "all-pairs")
     by_id = {str(rec["orig_id"]): rec for rec in raw["dev"]}

@@ -14,6 +14,7 @@ def semeval_cfg(data_dir):
     return DataConfig(dataset="semeval", data_dir=str(data_dir / "semeval2010_task8"))
 
 
+@pytest.mark.data
 def test_dataset_semeval_defaults_dev_split_and_info(semeval_cfg):
     s = load_splits(semeval_cfg)
     assert (len(s.train), len(s.dev), len(s.test)) == (7200, 800, 2717)
@@ -34,6 +35,7 @@ def test_dataset_semeval_defaults_dev_split_and_info(semeval_cfg):
     assert s19.train == full19.train[:5] and s19.test == full19.test[:3]
 
 
+@pytest.mark.data
 def test_dataset_noise_applies_to_train_only(semeval_cfg):
     clean = load_splits(semeval_cfg)
     noisy = load_splits(DataConfig(**{**semeval_cfg.__dict__, "noise_rate": 0.2, "noise_seed": 5}))
@@ -44,6 +46,7 @@ def test_dataset_noise_applies_to_train_only(semeval_cfg):
     assert noisy.info["fingerprints"]["train"] != clean.info["fingerprints"]["train"]
 
 
+@pytest.mark.data
 def test_dataset_conll04_modes_and_spaces(data_dir):
     base = dict(dataset="conll04", data_dir=str(data_dir / "conll04"))
     gold = load_splits(DataConfig(**base))
@@ -57,6 +60,7 @@ def test_dataset_conll04_modes_and_spaces(data_dir):
         load_splits(DataConfig(**base, conll04_mode="pairs"))
 
 
+@pytest.mark.data
 def test_dataset_weak_labels_file_against_gold(tmp_path, data_dir):
     base = dict(dataset="conll04", data_dir=str(data_dir / "conll04"))
     gold = load_splits(DataConfig(**base))

@@ -18,6 +18,7 @@ def semeval_train(data_dir):
     return read_semeval(data_dir / "semeval2010_task8" / "TRAIN_FILE.TXT", "train")
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.25, 0.5, 0.9, 0.99])
 def test_noise_realised_rate_exact_and_never_gold(semeval_train, rate):
     out, rep = uniform_noise(semeval_train, S19, rate, seed=3)
@@ -30,6 +31,7 @@ def test_noise_realised_rate_exact_and_never_gold(semeval_train, rate):
         assert ex.weak_label in S19 and ex.train_label == ex.weak_label
 
 
+@pytest.mark.data
 def test_noise_seeded_reproducible(semeval_train):
     a, _ = uniform_noise(semeval_train, S19, 0.3, seed=11)
     b, _ = uniform_noise(semeval_train, S19, 0.3, seed=11)
@@ -38,6 +40,7 @@ def test_noise_seeded_reproducible(semeval_train):
     assert [ex.is_noisy for ex in a] != [ex.is_noisy for ex in c]
 
 
+@pytest.mark.data
 def test_noise_draws_uniformly_from_the_other_labels(semeval_train):
     """Gold 'Other' corrupted many times: each of the 18 other labels appears ~n/18 times (chi-square bound)."""
     others = [ex for ex in semeval_train if ex.label == "Other"] * 20  # 28200 rows, ids repeat: fine here
@@ -49,6 +52,7 @@ def test_noise_draws_uniformly_from_the_other_labels(semeval_train):
     assert chi2 < 40.8  # 99.9th percentile of chi-square with 17 dof
 
 
+@pytest.mark.data
 def test_noise_rejects_bad_rate_and_unknown_gold(semeval_train):
     for rate in (-0.1, 1.0, 1.5):
         with pytest.raises(ValueError, match=r"in \[0, 1\)"):

@@ -44,6 +44,7 @@ def semeval(data_dir):
     return d, read_semeval(d / "TRAIN_FILE.TXT", "train"), read_semeval(d / "TEST_FILE_FULL.TXT", "test")
 
 
+@pytest.mark.data
 def test_semeval_counts_match_distribution_file(semeval):
     d, train, test = semeval
     dist = parse_distrib(d / "TRAIN_TEST_DISTRIB.TXT")
@@ -56,12 +57,14 @@ def test_semeval_counts_match_distribution_file(semeval):
     assert {ex.label for ex in train} == set(SEMEVAL_19) == {ex.label for ex in test}
 
 
+@pytest.mark.data
 def test_semeval_test_labels_equal_directional_key(semeval):
     d, _, test = semeval
     key = dict(line.split("\t") for line in (d / "TEST_FILE_KEY_DIRECTIONAL.TXT").read_text().splitlines())
     assert {ex.id: ex.label for ex in test} == key
 
 
+@pytest.mark.data
 def test_semeval_ids_spans_and_markers(semeval):
     _, train, test = semeval
     assert [ex.id for ex in train] == [str(i) for i in range(1, 8001)]
@@ -78,6 +81,7 @@ def test_semeval_ids_spans_and_markers(semeval):
     assert train[628].text.startswith('"Just like real baseball," he told the <e1>card</e1>')
 
 
+@pytest.mark.data
 def test_semeval_collapse_every_label(semeval):
     d, train, _ = semeval
     assert len(COLLAPSE) == 19 and set(COLLAPSE) == set(SEMEVAL_19)

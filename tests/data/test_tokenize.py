@@ -25,6 +25,7 @@ def setup(data_dir):
     return pick, template, tok
 
 
+@pytest.mark.data
 def test_tokenize_causal_mask_is_label_plus_eos(setup):
     exs, template, tok = setup
     assert {ex.label for ex in exs} == set(SEMEVAL_19)
@@ -41,6 +42,7 @@ def test_tokenize_causal_mask_is_label_plus_eos(setup):
         assert int(mask.sum()) == n_prompt + len(target) and (ids[mask == 0] == enc.pad_id).all()
 
 
+@pytest.mark.data
 def test_tokenize_seq2seq_targets_are_label_plus_eos(setup):
     exs, template, tok = setup
     enc = encode(exs, tok, template, "seq2seq", decoder_start_id=0)

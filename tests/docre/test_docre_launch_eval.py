@@ -1,20 +1,14 @@
 """launch/docre.py eval: prints, writes the JSON; a bad input is one line and exit status 2."""
 
-import importlib.util
 import json
 from pathlib import Path
+
+from support import load_launch
 
 from harness.cli import run_main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = Path(__file__).parent / "fixtures"
-
-
-def launch_docre():
-    spec = importlib.util.spec_from_file_location("launch_docre", ROOT / "launch" / "docre.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_eval_writes_json(tmp_path):
@@ -23,14 +17,14 @@ def test_eval_writes_json(tmp_path):
                                 {"title": "Nowhere", "h_idx": 0, "t_idx": 1, "r": "P17"}]))
     argv = ["eval", "--pred", str(pred), "--gold", str(FIX / "docs.json"), "--facts", str(FIX / "facts_mara.fact"),
             "--eps"]
-    assert run_main(launch_docre().main, argv) == 0
+    assert run_main(load_launch("docre").main, argv) == 0
     res = json.loads((tmp_path / "p.eval.json").read_text())
     assert (res["correct"], res["n_deduped"], res["unknown_titles"], res["eps"]) == (1, 2, 1, True)
     assert res["re"]["precision"] == 0.5 and res["re"]["recall"] == 0.2
 
 
 def test_eval_input_errors(tmp_path, capsys):
-    mod = launch_docre()
+    mod = load_launch("docre")
     assert run_main(mod.main, ["eval", "--pred", str(tmp_path / "none.json"), "--gold", str(FIX / "docs.json")]) == 2
     assert "not found" in capsys.readouterr().err
     pred = tmp_path / "p.json"

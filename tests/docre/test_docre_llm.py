@@ -2,13 +2,13 @@
 their formats are what is checked), the LoRA merge against the adapter forward in float64, and the stage on real
 Re-DocRED documents (dev -> test, the offline protocol)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors import safe_open
+from support import load_launch
 
 from harness.cli import run_main
 from harness.config import load_config
@@ -22,13 +22,6 @@ FIX = Path(__file__).parent / "fixtures"
 FIXTURE_DATA = ["--set", f"data.train_file={FIX / 'docs.json'}", "--set", f"data.eval_file={FIX / 'docs.json'}",
                 "--set", f"data.rel_info={FIX / 'rel_info.json'}", "--set", f"data.facts={FIX / 'facts_mara.fact'}"]
 FAST = ["--set", "train.epochs=2", "--set", "train.lr=3e-3", "--set", "decode.max_new_tokens=12"]
-
-
-def launch_docre():
-    spec = importlib.util.spec_from_file_location("launch_docre", ROOT / "launch" / "docre.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def jsonl(path):
@@ -51,7 +44,7 @@ def check_outputs(files: DocREFiles, name: str, n_prompts: int, titles: set) -> 
 def test_pipeline_on_the_crafted_fixture(tmp_path):
     files = DocREFiles(tmp_path / "run")
     argv = ["pipeline", "--set", f"run_dir={files.root}", *FIXTURE_DATA, *FAST]
-    assert run_main(launch_docre().main, argv) == 0
+    assert run_main(load_launch("docre").main, argv) == 0
     train_prompts = jsonl(files.prompts("train.docs"))
     assert [p["id"] for p in train_prompts] == ["0:0", "1:0"]  # 'Empty' has no facts, no training prompt
     assert train_prompts[0]["answer"].startswith("(Mara Quill| place of birth| Tallinford)")
@@ -68,14 +61,14 @@ def test_prompts_command_and_all_pairs(tmp_path):
     files = DocREFiles(tmp_path / "run")
     argv = ["prompts", "--set", f"run_dir={files.root}", "--set", "prompts.pairs_per_prompt=5", "--candidates", "all",
             *FIXTURE_DATA]
-    assert run_main(launch_docre().main, argv) == 0
+    assert run_main(load_launch("docre").main, argv) == 0
     rows = jsonl(files.prompts("eval.docs"))
     assert [r["id"] for r in jsonl(files.prompts("train.docs"))] == ["0:0", "1:0"]
     assert [len(r["pairs"]) for r in rows] == [5, 5, 2, 5, 1]  # 12 pairs of Mara, 6 of Norland, none of Empty
 
 
 def test_input_errors_are_one_line(tmp_path, capsys):
-    mod = launch_docre()
+    mod = load_launch("docre")
     argv = ["predict", "--set", f"run_dir={tmp_path}", *FIXTURE_DATA]
     assert run_main(mod.main, argv) == 2
     assert "not a Hugging Face model folder" in capsys.readouterr().err
@@ -109,7 +102,7 @@ def test_lora_merge_equals_the_adapter_forward():
 def test_pipeline_with_lora_exports_a_plain_model(tmp_path):
     files = DocREFiles(tmp_path / "run")
     argv = ["pipeline", "--set", f"run_dir={files.root}", "--set", "lora.r=4", *FIXTURE_DATA, *FAST]
-    assert run_main(launch_docre().main, argv) == 0
+    assert run_main(load_launch("docre").main, argv) == 0
     with safe_open(str(files.export / "model.safetensors"), "pt") as f:
         keys = list(f.keys())
     assert keys and not any("lora_" in k or "base_layer" in k for k in keys)
@@ -134,7 +127,7 @@ def test_pipeline_on_real_redocred_documents(tmp_path, data_dir):
     argv = ["pipeline", "--set", f"run_dir={files.root}", "--set", f"data.data_dir={data_dir}",
             "--set", "data.max_train_docs=3", "--set", "data.max_eval_docs=2", "--set", "prompts.pairs_per_prompt=20",
             "--set", "train.epochs=1", "--set", "decode.max_new_tokens=8"]
-    assert run_main(launch_docre().main, argv) == 0
+    assert run_main(load_launch("docre").main, argv) == 0
     train_prompts = jsonl(files.prompts("train.dev_revised"))
     assert len({p["title"] for p in train_prompts}) == 3 and all(len(p["pairs"]) <= 20 for p in train_prompts)
     from harness.docre.reader import read_docred
@@ -146,7 +139,7 @@ def test_pipeline_on_real_redocred_documents(tmp_path, data_dir):
 
 
 def test_resume_refuses_other_prompt_settings(tmp_path, capsys):
-    mod = launch_docre()
+    mod = load_launch("docre")
     base = ["train-llm", "--set", f"run_dir={tmp_path / 'run'}", *FIXTURE_DATA, "--set", "train.epochs=1"]
     assert run_main(mod.main, base) == 0
     assert run_main(mod.main, [*base, "--resume", "--set", "prompts.pairs_per_prompt=1"]) == 2

@@ -2,16 +2,14 @@
 run's with the same global batch, and the 2-rank sharded decoding gives the same generations as one process on the
 same model. ~70 s on 2 CPU cores (DeepSpeed start-up dominates)."""
 
-import importlib.util
 import json
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from support import load_launch, torchrun
 
 from harness.cli import run_main
 from harness.docre.stage import DocREFiles
@@ -22,19 +20,6 @@ SETS = [f"data.train_file={FIX / 'docs.json'}", f"data.eval_file={FIX / 'docs.js
         f"data.rel_info={FIX / 'rel_info.json'}", f"data.facts={FIX / 'facts_mara.fact'}", "train.epochs=3",
         "train.lr=3e-3", "decode.max_new_tokens=16"]
 pytestmark = pytest.mark.slow
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _launch():
-    spec = importlib.util.spec_from_file_location("launch_docre", ROOT / "launch" / "docre.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _losses(files: DocREFiles) -> torch.Tensor:
@@ -51,12 +36,11 @@ def test_zero3_two_ranks_matches_plain_torch(tmp_path):
     env = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1",
                TORCH_EXTENSIONS_DIR=os.environ.get("TORCH_EXTENSIONS_DIR", str(ROOT / ".venv" / "torch_extensions")),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_port()),
-           str(ROOT / "launch" / "docre.py"), "pipeline", "--ds", str(ROOT / "ds_configs" / "cpu_test.json"),
-           *[f"--set={s}" for s in SETS + [f"run_dir={z3.root}"]]]
+    cmd = torchrun(ROOT / "launch" / "docre.py", "pipeline", "--ds", ROOT / "ds_configs" / "cpu_test.json",
+                   *[f"--set={s}" for s in SETS + [f"run_dir={z3.root}"]])
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=400)
     assert out.returncode == 0, f"torchrun failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
-    mod = _launch()
+    mod = load_launch("docre")
     sets = [a for s in SETS + [f"run_dir={plain.root}", "train.micro_batch=2"] for a in ("--set", s)]
     assert run_main(mod.main, ["train-llm", *sets]) == 0  # the same global batch (2) on one process
     torch.testing.assert_close(_losses(z3), _losses(plain), rtol=1e-5, atol=1e-5)

@@ -6,7 +6,8 @@ the test checks that every stage hands the next what the contract says."""
 import json
 
 import pytest
-from test_docre_llm import check_outputs, jsonl, launch_docre
+from support import load_launch
+from test_docre_llm import check_outputs, jsonl
 
 from harness.cli import run_main
 from harness.docre.rcp.config import RCPFiles
@@ -25,7 +26,7 @@ def _sets(pairs):
 @pytest.mark.data
 def test_lmrc_rcp_candidates_feed_the_llm_stage(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("HARNESS_DATA_DIR", str(data_dir))
-    mod, run = launch_docre(), tmp_path / "run"
+    mod, run = load_launch("docre"), tmp_path / "run"
     assert run_main(mod.main, ["rcp-train", *_sets([f"run_dir={run}", *RCP])]) == 0
     test = tmp_path / "test2.json"  # the first 2 test documents: the evaluation file of both stages
     test.write_text(json.dumps(json.loads((data_dir / "redocred" / "test_revised.json").read_text())[:2]))

@@ -1,9 +1,7 @@
-import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import cli, load_launch
 
 from harness.cli import InputError, run_main
 from harness.config import DataConfig, RunConfig, TrainConfig
@@ -12,13 +10,6 @@ from harness.eval.compare import compare_table, fold_constant_columns
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ["run", "setting", "split", "noise rate", "method", "macro-F1 %"]
-
-
-def _launch():
-    spec = importlib.util.spec_from_file_location("launch_eval", ROOT / "launch" / "eval.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _fake_run(folder: Path, noise: float, weights_file: str, f1: float, official: float | None = None,
@@ -63,7 +54,7 @@ def test_compare_refuses_colliding_settings_and_names(tmp_path, capsys):
     twin = _fake_run(tmp_path / "other" / "a", 0.0, "", 0.5)
     with pytest.raises(InputError, match="two run folders are named 'a'"):
         compare_table([a, twin])
-    assert run_main(_launch().main, ["compare", str(a), str(b)]) == 2
+    assert run_main(load_launch("eval").main, ["compare", str(a), str(b)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: colliding settings") and err.count("\n") == 1
 
@@ -71,19 +62,18 @@ def test_compare_refuses_colliding_settings_and_names(tmp_path, capsys):
 def test_compare_cli_missing_eval_json_is_one_line_exit_2(tmp_path):
     done = _fake_run(tmp_path / "sft", 0.2, "", 0.5)
     todo = _fake_run(tmp_path / "atlantis", 0.2, "w.f32", 0.0, evaluated=False)
-    out = subprocess.run([sys.executable, "launch/eval.py", "compare", str(done), str(todo)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 2, out.stderr
+    out = cli("launch/eval.py", "compare", done, todo)
+    assert out.rc == 2, out.stderr
     assert "Traceback" not in out.stderr
     errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
-    assert errors == [f"error: {todo / 'eval.json'} not found: evaluate the run first: python launch/eval.py run "
+    assert errors == [f"error: {todo / 'eval.json'} not found: evaluate the run first: python -m harness atlantis eval "
                       f"--model {todo / 'export'} --config {todo / 'config.json'}"]
 
 
 def test_compare_cli_prints_folder_keys(tmp_path, capsys):
     dirs = [_fake_run(tmp_path / "sft", 0.2, "", 0.5, official=48.5),
             _fake_run(tmp_path / "atlantis", 0.2, "w.f32", 0.6, official=61.25)]
-    assert run_main(_launch().main, ["compare", *map(str, dirs)]) == 0
+    assert run_main(load_launch("eval").main, ["compare", *map(str, dirs)]) == 0
     out = capsys.readouterr().out
     assert "setting semeval/semeval19/tiny-qwen2, split test, noise rate 0.2" in " ".join(out.split())
     assert "│ atlantis │ atlantis │" in out and "61.25" in out and "SemEval official" in out

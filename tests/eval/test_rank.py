@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from support import torchrun
 
 from harness.data.labels import SEMEVAL_19
 from harness.data.prompts import get_template
@@ -115,8 +116,7 @@ def test_rank_two_ranks_equal_single_process_and_equal_forward_counts(tok, tmp_p
                                                      os.environ.get("PYTHONPATH")])),
            "HARNESS_DIST_BACKEND": "cuda:gloo"}  # the NCCL twin: CPU tensors refused on the default group
     worker = Path(__file__).with_name("_rank_worker.py")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-           str(29600 + os.getpid() % 300), str(worker), str(tmp_path), *specs]
+    cmd = torchrun(worker, tmp_path, *specs)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     both = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -6,6 +5,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from support import load_launch
 
 from harness.cli import InputError, run_main
 from harness.data.labels import SEMEVAL_19, SPACES
@@ -25,13 +25,6 @@ from _rank_common import examples, model, tokenizer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _launch():
-    spec = importlib.util.spec_from_file_location("launch_eval", ROOT / "launch" / "eval.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_evaluate_model_semeval19_and_eval_json_round_trip(tmp_path):
@@ -92,7 +85,7 @@ def test_cli_score_official_last_and_errors(tmp_path, capsys):
     key.write_text("1\tCause-Effect(e1,e2)\r\n2\tOther\r\n3\tMessage-Topic(e2,e1)\r\n")
     pred = tmp_path / "pred.txt"
     pred.write_text("3\tMessage-Topic(e1,e2)\n1\tCause-Effect(e1,e2)\n")
-    cli = _launch()
+    cli = load_launch("eval")
     assert run_main(cli.main, ["score", "--key", str(key), "--pred", str(pred)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     # CE: P 1/1 R 1/1 F1 100; MT: 0 (wrong direction) -> Perl mean over the 2 relations in the key = 50
@@ -116,7 +109,7 @@ def test_cli_run_exported_model_writes_eval_json(tmp_path):
     run_dir = tmp_path / "run"
     sets = ["data.dataset=synthetic", "data.synthetic_size=40", "data.max_eval_examples=6",
             f"run_dir={run_dir}", "eval.batch_examples=4"]
-    assert _launch().main(["run", "--model", str(export), *[a for s in sets for a in ("--set", s)]]) == 0
+    assert load_launch("eval").main(["run", "--model", str(export), *[a for s in sets for a in ("--set", s)]]) == 0
     ev = read_eval_json(run_dir / "eval.json")
     assert ev["n"] == 6 and ev["label_space"] == "synthetic" and ev["model"]["spec"] == str(export)
     assert ev["data"]["split"] == "test" and ev["config"]["eval"]["batch_examples"] == 4
@@ -152,7 +145,7 @@ def test_predictions_txt_round_trips_through_the_official_scorer(tmp_path, capsy
     assert s["official"] == ev["official"] and s["official_perl"] == ev["semeval"]["official_perl"]
     assert s["directed"] == ev["semeval"]["directed"]  # Other for None changes no P/R/F1 view
     assert s["accuracy_19"] == ev["semeval"]["accuracy_19"] + 10.0  # ... only the invalid on an Other example
-    assert run_main(_launch().main, ["score", "--key", str(key), "--pred", str(path)]) == 0
+    assert run_main(load_launch("eval").main, ["score", "--key", str(key), "--pred", str(path)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.endswith(f"macro-averaged F1 = {ev['semeval']['official_perl']:0.2f}% >>>")
 
@@ -193,7 +186,7 @@ def test_cli_run_semeval19_writes_predictions_the_scorer_accepts(tmp_path, capsy
             f"run_dir={tmp_path / 'run'}"]
     out = tmp_path / "evals" / "sft_test.json"
     argv = ["run", "--model", str(export), "--out", str(out), *[a for s in sets for a in ("--set", s)]]
-    assert run_main(_launch().main, argv) == 0
+    assert run_main(load_launch("eval").main, argv) == 0
     ev = read_eval_json(out)
     pred = tmp_path / "evals" / "sft_test.predictions.txt"
     lines = pred.read_text().splitlines()
@@ -222,8 +215,8 @@ def test_cli_weights_reads_through_checked_loader(tmp_path):
                 "n_examples": n}
     write_manifest(run.weights_manifest, manifest)
     args = ["weights", "--out-dir", str(run.plots), *[a for s in sets for a in ("--set", s)]]
-    assert _launch().main(args) == 0
+    assert load_launch("eval").main(args) == 0
     _assert_png(run.plots / "weights_per_label.png")
     write_manifest(run.weights_manifest, {**manifest, "dataset_fingerprint": "another"})
     with pytest.raises(InputError, match="dataset_fingerprint: file has 'another'"):
-        _launch().main(args)
+        load_launch("eval").main(args)

@@ -18,6 +18,7 @@ def _read_full_test_file(path):
     return ids, gold
 
 
+@pytest.mark.data
 def test_official_flip_every_fifth_id_is_79_59(data_dir):
     ids, gold = _read_full_test_file(data_dir / "semeval2010_task8" / "TEST_FILE_FULL.TXT")
     assert len(ids) == 2717 and all(g in SEMEVAL_19 for g in gold)
@@ -30,6 +31,7 @@ def test_official_flip_every_fifth_id_is_79_59(data_dir):
     assert s["n_wrong_direction"] == flipped
 
 
+@pytest.mark.data
 def test_official_perfect_and_key_file_agree_with_full_file(data_dir):
     folder = data_dir / "semeval2010_task8"
     ids, gold = _read_full_test_file(folder / "TEST_FILE_FULL.TXT")

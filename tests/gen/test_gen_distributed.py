@@ -3,23 +3,17 @@ the same files as at world size 1: relations are split between the ranks, each c
 seeded generator."""
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support import torchrun
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = ["data.synthetic_size=24", "gen.relations=Works_For,Lives_In,Causes", "gen.samples_per_relation=2",
         "gen.k=2", "gen.max_steps=2", "gen.max_new_tokens=8", "gen.seed_gold=1", "gen.gold_per_relation=1"]
 FILES = ["candidates.jsonl", "rejects.jsonl", "metrics.json", "samples/train.jsonl", "samples/test.jsonl"]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(run_dir: Path, world: int) -> dict[str, bytes]:
@@ -28,9 +22,8 @@ def run(run_dir: Path, world: int) -> dict[str, bytes]:
     args = ["launch/gen.py", "generate", "--set", f"run_dir={run_dir}"]
     for s in SETS:
         args += ["--set", s]
-    pre = [sys.executable] if world == 1 else [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
-                                               str(world), "--master_port", str(_port())]
-    out = subprocess.run(pre + args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, *args] if world == 1 else torchrun(*args, nproc=world)
+    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return {f: (run_dir / f).read_bytes() for f in FILES}
 

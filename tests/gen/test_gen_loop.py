@@ -1,13 +1,12 @@
 """The generation loop on a tiny random model: greedy runs repeat exactly, a crash + resume equals an uninterrupted
 run, the samples written are a dataset the harness reads, and the refusals of launch/gen.py."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
-from _gen_common import one_thread  # noqa: F401  (its autouse fixture applies to this module)
+from support import load_launch
 
 from harness.cli import run_main
 from harness.config import DataConfig
@@ -26,14 +25,6 @@ SETS = ["data.synthetic_size=24", "gen.relations=Works_For,Lives_In,Causes", "ge
         "gen.batch_size=4"]
 
 
-
-def launch_gen():
-    spec = importlib.util.spec_from_file_location("launch_gen", ROOT / "launch" / "gen.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def gen_args(run_dir, *extra):
     out = ["generate", "--set", f"run_dir={run_dir}"]
     for s in [*SETS, *extra]:
@@ -50,7 +41,7 @@ def outputs(run_dir) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("full")
-    assert run_main(launch_gen().main, gen_args(run_dir)) == 0
+    assert run_main(load_launch("gen").main, gen_args(run_dir)) == 0
     return run_dir
 
 
@@ -77,7 +68,7 @@ def test_generate_resume_after_crash_equals_uninterrupted(uninterrupted, tmp_pat
         if step == 2:
             raise Crash
 
-    mod = launch_gen()
+    mod = load_launch("gen")
     with pytest.raises(Crash):
         mod.main(gen_args(tmp_path), on_step=crash)
     states = [json.loads(GenFiles(tmp_path).state(i).read_text())["step"] for i in range(3)]
@@ -87,21 +78,21 @@ def test_generate_resume_after_crash_equals_uninterrupted(uninterrupted, tmp_pat
 
 
 def test_generate_refuses_other_settings(uninterrupted, capsys):
-    assert run_main(launch_gen().main, gen_args(uninterrupted, "gen.top_p=0.5")) == 2
+    assert run_main(load_launch("gen").main, gen_args(uninterrupted, "gen.top_p=0.5")) == 2
     err = capsys.readouterr().err
     assert "other settings" in err and "gen.top_p: 0.95 there, 0.5 now" in err
-    assert run_main(launch_gen().main, gen_args(uninterrupted, "gen.batch_size=3")) == 0  # not a result field
+    assert run_main(load_launch("gen").main, gen_args(uninterrupted, "gen.batch_size=3")) == 0  # not a result field
 
 
 def test_generate_refuses_bad_config_and_no_samples(tmp_path, capsys):
-    assert run_main(launch_gen().main, gen_args(tmp_path, "gen.mode=many")) == 2
+    assert run_main(load_launch("gen").main, gen_args(tmp_path, "gen.mode=many")) == 2
     assert "gen.mode='many'" in capsys.readouterr().err
-    assert run_main(launch_gen().main, gen_args(tmp_path / "b", "gen.gold_per_relation=0", "gen.max_steps=1")) == 2
+    assert run_main(load_launch("gen").main, gen_args(tmp_path / "b", "gen.gold_per_relation=0", "gen.max_steps=1")) == 2
     assert "no training samples: all 6 candidates were rejected" in capsys.readouterr().err
 
 
 def test_pairs_and_metrics_commands(uninterrupted, tmp_path, capsys):
-    mod = launch_gen()
+    mod = load_launch("gen")
     assert run_main(mod.main, ["pairs", "--run-dir", str(uninterrupted)]) == 0
     assert GenFiles(uninterrupted).pairs.read_text() == ""  # no valid candidate at all: no pair
     assert run_main(mod.main, ["metrics", "--run-dir", str(uninterrupted)]) == 0

@@ -3,11 +3,10 @@ scoring -> SFT and ATLANTIS on the generated folder -> evaluation on the REAL te
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import cli
 
 from harness.config import DataConfig
 from harness.data.dataset import load_splits
@@ -19,11 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_experiment_trains_on_generated_samples_end_to_end(tmp_path):
     root = tmp_path / "exp"
-    cmd = [sys.executable, "launch/experiment.py", "--root", str(root), "--nproc", "1", "--train-data", "generated",
-           "--set", "data.synthetic_size=64", "--set", "train.epochs=1", "--gen-set", "gen.gold_per_relation=8"]
-    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                          timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = cli("-m", "harness", "atlantis", "experiment", "--run-dir", root, "--nproc", "1", "--train-data", "generated",
+               "--set", "data.synthetic_size=64", "--set", "train.epochs=1", "--gen-set", "gen.gold_per_relation=8",
+               env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=900)
+    assert proc.rc == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((root / "summary.json").read_text())
     gen = summary["generate"]
     print("\ngenerate:", gen["counts"], "accepted", gen["overall"]["accepted"], "of", gen["overall"]["candidates"],

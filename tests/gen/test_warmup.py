@@ -1,11 +1,10 @@
 """The generator warm-up (harness.gen.warmup): its examples are generation prompts + gold lines that parse back to
 the gold example (a round trip through harness.gen.parse), and the stage trains, exports, resumes and refuses."""
 
-import importlib.util
 import json
 from pathlib import Path
 
-from _gen_common import one_thread  # noqa: F401  (its autouse fixture applies to this module)
+from support import load_launch
 
 from harness.cli import run_main
 from harness.config import DataConfig
@@ -71,14 +70,6 @@ def test_warmup_examples_on_the_synthetic_set_all_round_trip():
     assert all(parse_sample(ex.label)[0] in by_text for ex in exs)
 
 
-
-def launch_gen():
-    spec = importlib.util.spec_from_file_location("launch_gen", ROOT / "launch" / "gen.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 SETS = ["data.synthetic_size=24", "gen.relations=Works_For,Lives_In", "gen.samples_per_relation=1", "gen.k=2",
         "gen.max_steps=1", "gen.max_new_tokens=8", "gen.seed_gold=1", "gen.gold_per_relation=1",
         "gen.warmup_epochs=2", "gen.warmup_lr=1e-3", "gen.warmup_per_relation=2", "gen.warmup_micro_batch=1"]
@@ -92,7 +83,7 @@ def gen_args(run_dir, *extra):
 
 
 def test_warmup_stage_trains_exports_generates_and_refuses(tmp_path, capsys):
-    mod = launch_gen()
+    mod = load_launch("gen")
     assert run_main(mod.main, gen_args(tmp_path)) == 0
     warm = GenFiles(tmp_path).warmup
     steps = [json.loads(line)["step"] for line in (warm / "metrics.jsonl").read_text().splitlines()]

@@ -1,14 +1,12 @@
 """launch/qa4re.py eval / label on the embedded default (tiny random model: near-chance figures, by design), the
 weak-labels file read back by the data layer, and the experiment's QA4RE weak-label path end to end."""
 
-import importlib.util
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import cli, load_launch
 
 from harness.cli import run_main
 from harness.config import DataConfig
@@ -21,15 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SETS = ["--set", "data.synthetic_size=24", "--set", "data.noise_rate=0"]
 
 
-def launch_qa4re():
-    spec = importlib.util.spec_from_file_location("launch_qa4re", ROOT / "launch" / "qa4re.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_qa4re_eval_and_label_write_records_metrics_and_weak_labels(tmp_path):
-    mod = launch_qa4re()
+    mod = load_launch("qa4re")
     run = RunDir(tmp_path / "run")
     base = ["--set", f"run_dir={run.root}", *SETS, "--batch-examples", "4"]
     assert run_main(mod.main, ["eval", "--split", "test", "--scoring", "sequence", *base]) == 0
@@ -52,7 +43,7 @@ def test_qa4re_eval_and_label_write_records_metrics_and_weak_labels(tmp_path):
 
 
 def test_qa4re_label_refuses_weak_labels_input_and_unknown_space(tmp_path, capsys):
-    mod = launch_qa4re()
+    mod = load_launch("qa4re")
     argv = ["label", "--set", f"run_dir={tmp_path}", "--set", "data.weak_labels=x.jsonl", "--set", "data.noise_rate=0"]
     assert run_main(mod.main, argv) == 2
     assert "without data.weak_labels" in capsys.readouterr().err
@@ -65,13 +56,12 @@ def test_qa4re_label_refuses_weak_labels_input_and_unknown_space(tmp_path, capsy
     assert "no QA4RE templates for label space 'custom'" in capsys.readouterr().err
 
 
-
 def test_qa4re_refuses_a_run_folder_in_use_and_frees_it(tmp_path, capsys):
     """One stage at a time per run folder: a held lock (a training run there) is refused with exit 2; a finished
     or failed qa4re run leaves the folder free (the same process can run again)."""
     from harness.runstate import RunLock
 
-    mod = launch_qa4re()
+    mod = load_launch("qa4re")
     argv = ["eval", "--split", "test", "--set", f"run_dir={tmp_path}", *SETS, "--batch-examples", "4"]
     with RunLock(tmp_path, "train"):
         assert run_main(mod.main, argv) == 2
@@ -84,10 +74,10 @@ def test_qa4re_refuses_a_run_folder_in_use_and_frees_it(tmp_path, capsys):
 def test_qa4re_weak_labels_experiment_end_to_end(tmp_path):
     """The embedded default with --weak-labels qa4re: QA4RE labels -> scoring -> ATLANTIS vs SFT (~3 min, 1 rank)."""
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    cmd = [sys.executable, "launch/experiment.py", "--root", str(tmp_path / "exp"), "--nproc", "1",
+    cmd = ["launch/experiment.py", "--root", str(tmp_path / "exp"), "--nproc", "1",
            "--weak-labels", "qa4re", "--set", "data.synthetic_size=32", "--set", "train.epochs=1"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = cli(*cmd, env=env, timeout=900)
+    assert proc.rc == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((tmp_path / "exp" / "summary.json").read_text())
     assert set(summary["runs"]) == {"sft", "atlantis"} and "qa4re-label" in summary["timings_s"]
     weak = Path(summary["qa4re"]["weak_labels"])
@@ -98,8 +88,6 @@ def test_qa4re_weak_labels_experiment_end_to_end(tmp_path):
 
 
 def test_qa4re_experiment_refuses_weak_labels_with_noise(capsys):
-    spec = importlib.util.spec_from_file_location("launch_experiment", ROOT / "launch" / "experiment.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_launch("experiment")
     assert run_main(mod.main, ["--weak-labels", "qa4re", "--noise", "0.2"]) == 2
     assert "cannot be combined with --noise" in capsys.readouterr().err

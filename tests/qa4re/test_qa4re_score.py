@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from support import torchrun
 
 from harness.models.label_rows import lm_head_of
 from harness.models.load import family_of
@@ -111,8 +112,7 @@ def test_qa4re_two_ranks_equal_single_process(tok, tmp_path):
            "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]),
                                                        os.environ.get("PYTHONPATH")]))}
     worker = Path(__file__).with_name("_qa4re_worker.py")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-           str(29300 + os.getpid() % 300), str(worker), str(tmp_path), *SPECS]
+    cmd = torchrun(worker, tmp_path, *SPECS)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     both = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+from support import load_launch
+
 from harness.config import DataConfig
 from harness.data.dataset import load_splits
 from harness.qa4re.prompts import build_questions, qa_set_for
@@ -40,15 +42,11 @@ def test_qa4re_conll04_types_follow_the_reader_ids(tmp_path):
 
 
 def test_qa4re_launch_eval_uses_the_type_constraints(tmp_path):
-    import importlib.util
 
     from harness.cli import run_main
     from harness.run import RunDir
 
-    spec = importlib.util.spec_from_file_location("launch_qa4re", Path(__file__).resolve().parents[2] / "launch"
-                                                  / "qa4re.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_launch("qa4re")
     run = RunDir(tmp_path)
     argv = ["eval", "--set", f"run_dir={tmp_path}", "--set", "data.dataset=tacred", "--set", f"data.data_dir={TACRED}"]
     assert run_main(mod.main, argv) == 0

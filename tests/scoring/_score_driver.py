@@ -8,16 +8,17 @@ this process, read from the environment so it works unchanged under torchrun:
 Unset or empty: no hook, the plain entry point. The variable lives here, not in production code.
 """
 
-import importlib.util
 import os
 import signal
 import sys
 from pathlib import Path
 
-from harness import dist
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the support package
+from support import load_launch  # noqa: E402
+
+from harness import dist  # noqa: E402
 
 KILL_ENV = "HARNESS_SCORING_KILL_AFTER"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def kill_hook(spec: str):
@@ -35,10 +36,7 @@ def kill_hook(spec: str):
 
 
 def main() -> int:
-    spec = importlib.util.spec_from_file_location("launch_score", ROOT / "launch" / "score.py")
-    launch_score = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(launch_score)
-    return launch_score.main(sys.argv[1:], on_batch=kill_hook(os.environ.get(KILL_ENV, "")))
+    return load_launch("score").main(sys.argv[1:], on_batch=kill_hook(os.environ.get(KILL_ENV, "")))
 
 
 if __name__ == "__main__":

@@ -3,24 +3,18 @@ identical after kill -9 (one rank, or every rank) + restart. Multi-rank runs use
 whose device map routes only ``cuda`` (``HARNESS_DIST_BACKEND=cuda:gloo``) refuses CPU tensors as NCCL does."""
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support import torchrun
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--set", "data.dataset=synthetic", "--set", "data.synthetic_size=48", "--set", "model.reference=tiny-t5",
         "--set", "scoring.tokens_per_batch=160", "--set", "model.dtype=float32"]
 FILES = [f"{m}.{ext}" for m in ("large", "small", "reference") for ext in ("f32", "ntok.i32", "done.u8")]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(run_dir: Path, world: int, kill: str = "", expect_ok: bool = True) -> subprocess.CompletedProcess:
@@ -33,8 +27,7 @@ def run(run_dir: Path, world: int, kill: str = "", expect_ok: bool = True) -> su
     if world == 1:
         cmd = [sys.executable, *script]
     else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(world),
-               "--master_port", str(_port()), *script]
+        cmd = torchrun(*script, nproc=world)
     out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     if expect_ok:
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

@@ -169,14 +169,10 @@ def test_imports_stay_light():
 
 
 def test_launch_accepts_deepspeed_local_rank():
-    import importlib.util
-    from pathlib import Path
+    from harness.cli import parse
+    from harness.shims import translate
 
-    path = Path(__file__).resolve().parents[2] / "launch" / "score.py"
-    spec = importlib.util.spec_from_file_location("launch_score", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    args = mod.parse_args(["--local_rank=1", "--set", "scoring.models=large", "--skip-weights"])
+    args = parse(translate("score.py", ["--local_rank=1", "--set", "scoring.models=large", "--skip-weights"]))
     assert args.set == ["scoring.models=large"] and args.skip_weights
 
 

@@ -1,12 +1,12 @@
 """scripts/device_prep.sh (wheels for the GPU machine) and its dependency check, without downloading anything."""
 
-import importlib.util
 import re
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
+from support import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 PREP = ROOT / "scripts" / "device_prep.sh"
@@ -16,10 +16,7 @@ PINS = {"hjson": "3.1.0", "pydantic": "2.14.4", "pydantic-core": "2.50.5", "anno
 
 
 def _load_check_wheels():
-    spec = importlib.util.spec_from_file_location("check_wheels", ROOT / "scripts" / "check_wheels.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / "scripts" / "check_wheels.py")
 
 
 def _carry_list(text: str) -> list[str]:

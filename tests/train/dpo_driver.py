@@ -1,13 +1,13 @@
 """Test driver run under torchrun: launch/gen.py dpo's ``main`` with every rank SIGKILLing itself after step
 ``--kill-after N`` (kill -9 mid-run); the other arguments go to launch/gen.py dpo unchanged."""
 
-import importlib.util
 import os
 import signal
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the support package
+from support import load_launch  # noqa: E402
 
 
 def main() -> int:
@@ -17,9 +17,7 @@ def main() -> int:
         k = argv.index("--kill-after")
         after = int(argv[k + 1])
         del argv[k:k + 2]
-    spec = importlib.util.spec_from_file_location("launch_gen", ROOT / "launch" / "gen.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_launch("gen")
 
     def hook(rec):
         if after and rec["step"] == after:

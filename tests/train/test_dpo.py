@@ -275,12 +275,9 @@ def test_pairs_reader_and_encoding_follow_the_contract(tmp_path):
 
 
 def test_launch_dpo_input_errors_are_one_line(tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
+    from support import load_launch
 
-    spec = importlib.util.spec_from_file_location("launch_gen", Path(__file__).parents[2] / "launch" / "gen.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_launch("gen")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a"}\n')
     for sets, msg in [([f"dpo.pairs_file={bad}"], f"error: {bad}:1: missing key"),

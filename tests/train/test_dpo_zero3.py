@@ -20,14 +20,13 @@ step 1, where policy = reference): reward_accuracy is compared from step 2 on.
 
 import json
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from support import torchrun
 
 from harness.config import load_config
 from harness.train.dpo import run_dpo
@@ -38,12 +37,6 @@ COMMON = [f"dpo.pairs_file={PAIRS}", "dpo.label_smoothing=0.1", "dpo.beta=0.5", 
           "train.save_every=4", "dpo.ref_tokens_per_batch=128"]
 KEYS = ("loss", "reward_margin", "rewards_chosen", "rewards_rejected")
 pytestmark = pytest.mark.slow
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _metrics(run: Path) -> list[dict]:
@@ -68,9 +61,8 @@ def runs(tmp_path_factory):
 def _torchrun(script: Path, sets: list[str], *extra: str, check: bool = True) -> int:
     env = {**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_port()),
-           str(script), "dpo", "--ds", str(ROOT / "ds_configs" / "cpu_test.json"), "--dist-timeout", "120",
-           *[f"--set={s}" for s in sets], *extra]
+    cmd = torchrun(script, "dpo", "--ds", str(ROOT / "ds_configs" / "cpu_test.json"), "--dist-timeout", "120",
+                   *[f"--set={s}" for s in sets], *extra)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     if check:
         assert out.returncode == 0, f"torchrun failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"

@@ -5,13 +5,13 @@ worker left behind when its launcher is killed."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from support import torchrun
 
 from harness.config import load_config
 from harness.runstate import ConfigMismatch, RunFolderBusy, RunFolderUsed, RunLock, config_diff, stage_config
@@ -130,12 +130,6 @@ time.sleep(120)
 """
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -150,9 +144,7 @@ def test_runs_workers_exit_when_their_launcher_is_killed(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(root=str(ROOT), out=str(tmp_path)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    launcher = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                                 "--master_port", str(_port()), str(script)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    launcher = subprocess.Popen(torchrun(script), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pids = []
     deadline = time.time() + 120
     while len(pids) < 2 and time.time() < deadline:

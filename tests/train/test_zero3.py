@@ -16,14 +16,13 @@ Every causal run here packs its micro-batches (train.packing defaults to true), 
 
 import json
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from support import cli, free_port, torchrun
 
 from harness.config import load_config
 from harness.data.dataset import load_splits
@@ -39,12 +38,6 @@ COMMON = ["data.synthetic_size=40", "data.max_train_examples=16", "data.max_eval
 pytestmark = pytest.mark.slow
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _env() -> dict:
     env = dict(os.environ)
     env.update(DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1",
@@ -55,9 +48,7 @@ def _env() -> dict:
 
 def _torchrun(run_dir: Path, sets: list[str], *extra: str, check: bool = True,
               ds: Path = CPU_DS) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_port()),
-           str(DRIVER), "--ds", str(ds), *[f"--set={s}" for s in COMMON + sets + [f"run_dir={run_dir}"]],
-           *extra]
+    cmd = torchrun(DRIVER, "--ds", ds, *[f"--set={s}" for s in COMMON + sets + [f"run_dir={run_dir}"]], *extra)
     out = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
     if check and out.returncode != 0:
         raise AssertionError(f"torchrun failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}")
@@ -65,13 +56,11 @@ def _torchrun(run_dir: Path, sets: list[str], *extra: str, check: bool = True,
 
 
 def _two_node(run_dir: Path, sets: list[str]) -> None:
-    port = _port()
+    port = free_port()
     procs = []
     for node in (0, 1):
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(node),
-               "--nproc_per_node", "1", "--rdzv_backend", "c10d", "--rdzv_endpoint", f"127.0.0.1:{port}",
-               "--rdzv_id", "harness-test", str(DRIVER), "--ds", str(CPU_DS),
-               *[f"--set={s}" for s in COMMON + sets + [f"run_dir={run_dir}"]]]
+        cmd = torchrun(DRIVER, "--ds", CPU_DS, *[f"--set={s}" for s in COMMON + sets + [f"run_dir={run_dir}"]],
+                       nproc=1, nnodes=2, node_rank=node, port=port)
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()))
     for p in procs:
         out, err = p.communicate(timeout=300)
@@ -187,8 +176,9 @@ def test_zero3_export_round_trip_equals_live_model(runs):
     torch.testing.assert_close(out, live, rtol=1e-5, atol=1e-5)
     # export from the checkpoint (zero_to_fp32 consolidation) through the CLI gives the same model
     ckpt = runs["base"] / "ds_untied" / "checkpoints"
-    subprocess.run([sys.executable, str(ROOT / "launch" / "train.py"), "export", "--checkpoint", str(ckpt),
-                    "--out", str(runs["base"] / "ds_untied" / "export_ckpt")], check=True, env=_env(), timeout=300)
+    out = cli(ROOT / "launch" / "train.py", "export", "--checkpoint", ckpt, "--out",
+              runs["base"] / "ds_untied" / "export_ckpt", env=_env())
+    assert out.rc == 0, out.stderr[-3000:]
     again = _exported(runs["base"] / "ds_untied", "export_ckpt")
     with torch.no_grad():
         out2 = again(input_ids=ids, attention_mask=torch.ones_like(ids)).logits

@@ -3,13 +3,13 @@ with the same global batch: the same step losses, tuning figures and best weight
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from support import torchrun
 
 from harness.config import load_config
 from harness.docre.config import DocREConfig
@@ -20,12 +20,6 @@ ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "docre" / "fixtures" / "docs.json"
 CPU_DS = ROOT / "ds_configs" / "cpu_test.json"
 pytestmark = pytest.mark.slow
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env() -> dict:
@@ -54,9 +48,8 @@ def _records(path: Path) -> list[dict]:
 def test_two_ranks_zero3_equal_one_rank_plain(tmp_path):
     plain = load_config(None, _sets(tmp_path / "plain", 2), cls=DocREConfig)
     rcp_train(plain)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_port()),
-           str(ROOT / "launch" / "docre.py"), "rcp-train", "--ds", str(CPU_DS),
-           *[a for s in _sets(tmp_path / "ds", 1) for a in ("--set", s)]]
+    cmd = torchrun(ROOT / "launch" / "docre.py", "rcp-train", "--ds", CPU_DS,
+                   *[a for s in _sets(tmp_path / "ds", 1) for a in ("--set", s)])
     out = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
     assert out.returncode == 0, f"torchrun failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
     a, b = RCPFiles(tmp_path / "plain"), RCPFiles(tmp_path / "ds")

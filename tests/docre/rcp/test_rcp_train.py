@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from support import load_launch
 
 from harness.cli import InputError
 from harness.config import load_config
@@ -28,12 +29,7 @@ def _sets(run, extra=()):
 
 
 def _main(argv):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("launch_docre", ROOT / "launch" / "docre.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.main(argv)
+    return load_launch("docre").main(argv)
 
 
 def _args(cmd, sets, *extra):

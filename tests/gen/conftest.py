@@ -1,5 +1,4 @@
-"""tests/gen: tiny models run with one intra-op thread (module-scoped, restored after); imported by the modules
-that train tiny models (a conftest.py would break the unique-basename rule of tests/test_layout.py)."""
+"""tests/gen: every module runs its tiny models with one intra-op thread (module-scoped, restored after)."""
 
 import pytest
 import torch

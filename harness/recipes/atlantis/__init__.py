@@ -1,0 +1,1 @@
+"""The atlantis recipe: its commands in commands.py (python -m harness atlantis --help)."""

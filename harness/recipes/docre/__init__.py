@@ -1,0 +1,1 @@
+"""The docre recipe: its commands in commands.py (python -m harness docre --help)."""

@@ -1,0 +1,1 @@
+"""The gen recipe: its commands in commands.py (python -m harness gen --help)."""
