@@ -22,7 +22,7 @@ width) over the timed steps. Packed rows hold up to ``--tokens-per-micro-batch``
 row per micro-batch at RE lengths).
 
 Scoring (rows ``phase=score``): the first ``--score-examples`` training examples through
-harness.scoring.score's batches (``--score-tokens`` budget; padded = token_budget_batches, packed = packed_batches
+harness.recipes.atlantis.scoring.score's batches (``--score-tokens`` budget; padded = token_budget_batches, packed = packed_batches
 + make_batch), no grad, after one untimed batch of each; the two layouts' batches alternate, each layout's time is
 the sum of its batches. FLOP efficiency = achieved FLOP/s / peak with achieved = real
 tokens x forward FLOPs per token (harness.train.metrics.flops_per_token / 3, seq = the mean example length: the
@@ -131,7 +131,7 @@ def train_rows(args, enc, tok, model_spec: str) -> list[dict]:
 @torch.no_grad()
 def score_rows(args, enc, tok, model_spec: str, peak: float) -> list[dict]:
     from harness.models.load import build_model
-    from harness.scoring.score import make_batch, score_batch
+    from harness.recipes.atlantis.scoring.score import make_batch, score_batch
 
     model = build_model(model_spec, vocab_size=len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id).eval()
     idx = list(range(min(args.score_examples, len(enc))))

@@ -9,7 +9,7 @@ removes the per-example generate overhead and, for `sequence`, reuses the prompt
   generate_loop  the reference's procedure: one example at a time, HF ``generate`` greedy, constrained by
                  ``prefix_allowed_tokens_fn`` to the option letters' answer tokens (+ EOS, a trie as in the
                  reference's ``add_to_lattice``), max_new_tokens = the longest answer.
-  first-token    harness.qa4re.score.option_scores(mode="first-token"): one forward per batch, label rows only.
+  first-token    harness.recipes.qa4re.score.option_scores(mode="first-token"): one forward per batch, label rows only.
   sequence       option_scores(mode="sequence"): letter + EOS log-likelihood of every option.
 ``agree`` = fraction of questions where the mode's argmax equals generate_loop's answer. Tiny random-initialised
 models: the answers are near chance (QA4RE's accuracy needs an instruction-tuned LLM); only speed is measured.
@@ -31,8 +31,8 @@ from harness.config import DataConfig  # noqa: E402
 from harness.data.dataset import load_splits  # noqa: E402
 from harness.models.load import build_model, family_of  # noqa: E402
 from harness.models.tokenizer import train_tokenizer  # noqa: E402
-from harness.qa4re.prompts import build_questions, qa_set_for  # noqa: E402
-from harness.qa4re.score import encode_prompts, letter_ids, option_scores  # noqa: E402
+from harness.recipes.qa4re.prompts import build_questions, qa_set_for  # noqa: E402
+from harness.recipes.qa4re.score import encode_prompts, letter_ids, option_scores  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -4,7 +4,7 @@ Claim under test: both stages stream (length-sorted batches, scores written to m
 indices), so doubling the data doubles the time and leaves the peak memory unchanged.
 
 Per (stage, size), a fresh subprocess (so ru_maxrss is that stage's own high-water mark):
-    scoring  harness.scoring.score.run_scoring of the synthetic training split under the large (tiny-qwen2) and
+    scoring  harness.recipes.atlantis.scoring.score.run_scoring of the synthetic training split under the large (tiny-qwen2) and
              small (tiny-qwen2-small) models, fp32, token budget 4096 per batch
     train    harness.train.sft.train, plain torch single process, tiny-qwen2, 1 epoch, micro-batch 8, no
              evaluation, no export (its end-of-epoch checkpoint is included)
@@ -67,7 +67,7 @@ def measure(stage: str, n: int, work: Path) -> dict:
     splits = load_splits(cfg.data)
     tok = _tokenizer(cfg, run_dir)
     if stage == "scoring":
-        from harness.scoring import score
+        from harness.recipes.atlantis.scoring import score
 
         loop_s = []
         inner = score.score_model

@@ -10,7 +10,7 @@ per-example overhead, padding waste by length-sorted token-budget batches, and t
   seed_loop   faithful re-implementation of the seed notebooks: one example at a time, tokenise prompt + label,
               three full forwards (one per model) materialising all logits, log_softmax, gather the label
               tokens, sum. Timed on the first --seed-examples examples (it is slow), checked against the pass's scores.
-  pass        harness.scoring.score.run_scoring in this process (memmaps, manifest, flushes included).
+  pass        harness.recipes.atlantis.scoring.score.run_scoring in this process (memmaps, manifest, flushes included).
   torchrun_k  worker of this script under torchrun --nproc_per_node k, OMP_NUM_THREADS=1 per rank; time from
               the barrier before run_scoring to the barrier after it (fresh scores folder; best of 2 after a
               warm-up run).
@@ -91,7 +91,7 @@ def seed_loop(models: dict, tok, template, examples, device="cpu") -> np.ndarray
 def pass_core(models: dict, tok, template, examples, tokens_per_batch: int, device="cpu") -> np.ndarray:
     """The pass without its files: encode, token-budget batches, one label-row forward per batch per model."""
     from harness.data.tokenize import collate, encode
-    from harness.scoring.score import plan_batches, score_batch
+    from harness.recipes.atlantis.scoring.score import plan_batches, score_batch
 
     enc = encode(examples, tok, template, "causal")
     out = np.zeros((len(models), len(examples)))
@@ -102,7 +102,7 @@ def pass_core(models: dict, tok, template, examples, tokens_per_batch: int, devi
 
 
 def run_pass(cfg, splits, tok, work: Path) -> Path:
-    from harness.scoring.score import run_scoring
+    from harness.recipes.atlantis.scoring.score import run_scoring
 
     shutil.rmtree(work / "scores", ignore_errors=True)
     return run_scoring(cfg, splits.train, splits.template, tok, work)
@@ -117,7 +117,7 @@ def worker(n: int, work: Path, models: dict, dtype: str) -> None:
     dist.barrier()
     if tok is None:
         cfg, splits, tok = setup(n, work, models, dtype)
-    from harness.scoring.score import run_scoring
+    from harness.recipes.atlantis.scoring.score import run_scoring
 
     times = []
     for _ in range(3):  # the first is the warm-up
@@ -179,7 +179,7 @@ def main(argv=None) -> None:
     sub = splits.train[: args.seed_examples]
     t_seed, _ = time_median(lambda: seed_loop(models, tok, splits.template, sub, device), warmup=1, repeats=3)
     seed_scores = seed_loop(models, tok, splits.template, sub, device)
-    from harness.scoring.store import open_arrays
+    from harness.recipes.atlantis.scoring.store import open_arrays
 
     pass_scores = np.stack([np.asarray(open_arrays(work / "scores", k, n, "r").scores[: len(sub)]) for k in roles])
     max_diff = float(np.abs(seed_scores - pass_scores).max())

@@ -2,8 +2,8 @@
 overrides, dump, and the one definition of "the settings that change results".
 
 ``BaseConfig``: ``run_dir`` + the ``model``, ``data``, ``train`` and ``dist`` sections. A task's config subclasses it
-and adds its own sections (``RunConfig``: scoring, weights, eval, dpo; ``harness.gen.config.GenRunConfig``: gen;
-``harness.docre.config.DocREConfig``: prompts, lora, decode, rcp), or narrows a section's type (DocRE's data and
+and adds its own sections (``RunConfig``: scoring, weights, eval, dpo; ``harness.recipes.gen.config.GenRunConfig``: gen;
+``harness.recipes.docre.config.DocREConfig``: prompts, lora, decode, rcp), or narrows a section's type (DocRE's data and
 train). One grammar reaches every field: ``--config C --set section.key=value`` (a misspelled field gets "did you
 mean"). Every field has a default and a comment with its unit. A field that never changes a stage's results (where
 things are written, how often to log / save / evaluate, batch sizes of no-grad passes) says so where it is
@@ -58,7 +58,7 @@ class ModelConfig:
 @dataclass(frozen=True, kw_only=True)
 class ScoringConfig:
     tokens_per_batch: int = 4096  # token budget per scoring batch (prompt + label tokens; padded rows count padding)
-    packing: bool = True  # causal models: pack each batch's examples into rows (harness.scoring.score); seq2seq pads
+    packing: bool = True  # causal models: pack each batch's examples into rows (harness.recipes.atlantis.scoring.score); seq2seq pads
     out_dir: str = "scores"  # under the run directory
     models: str = ""  # comma list of roles to score (large,small,reference); "" = large, small (+ reference if set)
 
@@ -69,7 +69,7 @@ class WeightsConfig:
     reduction: str = "sum"  # sum (sequence log-likelihood) | mean (per label token)
     clip_lo: float = 0.1  # lower clip of mean-1 weights (seed paper); <= 0 disables clipping
     clip_hi: float = 5.0  # upper clip of mean-1 weights (seed paper); <= 0 disables clipping
-    clip_mode: str = "once"  # once | iterate | exact (see harness.scoring.weights)
+    clip_mode: str = "once"  # once | iterate | exact (see harness.recipes.atlantis.scoring.weights)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +114,7 @@ class EvalConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class DPOConfig:
-    """Preference optimisation (harness.train.dpo): the policy is ``model.large``, trained by ``train.*``
+    """Preference optimisation (harness.recipes.dpo.objective): the policy is ``model.large``, trained by ``train.*``
     (``train.micro_batch`` counts PAIRS per micro-batch per rank: 2x that many sequences)."""
     loss: str = "dpo"  # dpo (sigmoid, Rafailov et al. 2023) | ipo (squared, Azar et al. 2023)
     beta: float = 0.1  # > 0, unitless: DPO's inverse temperature of the implicit reward beta*log(pi/ref);
@@ -122,7 +122,7 @@ class DPOConfig:
     label_smoothing: float = 0.0  # conservative DPO (dpo only): assumed probability in [0, 0.5) that a pair's
     #   preference is flipped; 0 = plain DPO
     ipo_average: bool = True  # ipo: log-probs averaged per label token (nats/token, as TRL); false: summed (nats)
-    pairs_file: str = ""  # preference pairs JSONL (format: harness.train.preference); required
+    pairs_file: str = ""  # preference pairs JSONL (format: harness.recipes.dpo.preference); required
     reference: str = ""  # reference model: preset or checkpoint path ("" = model.large, the policy's own start)
     ref_scores: str = field(default="", metadata=NOT_RESULT)  # folder of the reference log-prob memmaps ("" = <run_dir>/dpo_ref)
     ref_tokens_per_batch: int = 4096  # reference scoring pass: tokens per packed batch (prompt + completion)

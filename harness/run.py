@@ -16,7 +16,9 @@
       tensorboard/           TensorBoard event files of metrics.jsonl + evals.jsonl (train.tensorboard)
       qa4re/                 QA4RE zero-shot: <split>.predictions.jsonl, <split>.metrics.json, weak_labels.jsonl
 
-Other code asks a ``RunDir`` for paths and never joins these names itself. Every file is written complete or
+Other code asks a ``RunDir`` for paths and never joins these names itself. Every stage's path class derives from
+``Files`` (``TrainFiles``: what the training loop writes; ``RunDir``; ``WeightsFiles``, ``QA4REFiles`` here;
+``GenFiles``, ``DocREFiles``, ``RCPFiles`` beside their recipes). Every file is written complete or
 not at all: to a temporary name in the same folder, then renamed over the target (``os.replace`` is atomic on
 POSIX), so a reader never sees half a file and a crash leaves the previous version.
 """
@@ -31,76 +33,81 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-class RunDir:
-    """Paths of one run folder. Pure path arithmetic: nothing is created until a stage writes."""
+class Files:
+    """The one base of every run-folder path class: ``root`` and pure path arithmetic (nothing is created until a
+    stage writes). Each stage's class adds its names; other code asks those classes and never joins names."""
 
-    def __init__(self, root: str | Path, scores_subdir: str = "scores"):
+    def __init__(self, root: str | Path):
         self.root = Path(root)
-        self.scores = self.root / scores_subdir
 
     def __repr__(self) -> str:
-        return f"RunDir({str(self.root)!r})"
+        return f"{type(self).__name__}({str(self.root)!r})"
+
+    @property
+    def dir(self) -> Path:
+        return self.root
+
+
+class TrainFiles(Files):
+    """What the training loop (harness.train.trainer) writes in its folder: every objective's run."""
 
     config = property(lambda self: self.root / "config.json")
-    score_config = property(lambda self: self.root / "score_config.json")
     ds_config = property(lambda self: self.root / "ds_config.json")
     tokenizer = property(lambda self: self.root / "tokenizer")
+    checkpoints = property(lambda self: self.root / "checkpoints")
+    metrics = property(lambda self: self.root / "metrics.jsonl")
+    evals = property(lambda self: self.root / "evals.jsonl")
+    export = property(lambda self: self.root / "export")
+    tensorboard = property(lambda self: self.root / "tensorboard")
+
+
+class RunDir(TrainFiles):
+    """The ATLANTIS / SFT run folder: the loop's files plus data, scores, weights, evaluation, plots, QA4RE."""
+
+    def __init__(self, root: str | Path, scores_subdir: str = "scores"):
+        super().__init__(root)
+        self.scores = self.root / scores_subdir
+
+    score_config = property(lambda self: self.root / "score_config.json")
     data = property(lambda self: self.root / "data")
     weights_dir = property(lambda self: self.root / "weights")
     weights_files = property(lambda self: WeightsFiles(self.weights_dir))
     weights = property(lambda self: self.weights_files.data)
     weights_manifest = property(lambda self: self.weights_files.manifest)
     weights_stats = property(lambda self: self.weights_files.stats)
-    checkpoints = property(lambda self: self.root / "checkpoints")
-    metrics = property(lambda self: self.root / "metrics.jsonl")
-    evals = property(lambda self: self.root / "evals.jsonl")
-    export = property(lambda self: self.root / "export")
     eval_json = property(lambda self: self.root / "eval.json")
     predictions = property(lambda self: self.root / "predictions.txt")
     plots = property(lambda self: self.root / "plots")
-    tensorboard = property(lambda self: self.root / "tensorboard")
     qa4re = property(lambda self: QA4REFiles(self.root / "qa4re"))
 
     def examples(self, split: str) -> Path:
         return self.data / f"{split}.jsonl"
 
 
-class WeightsFiles:
+class WeightsFiles(Files):
     """The weights stage's files in one folder (``RunDir.weights_dir``, or wherever ``train.weights_file``
     points): the memmap, its manifest beside it, and the statistics."""
-
-    def __init__(self, folder: str | Path):
-        self.dir = Path(folder)
 
     @classmethod
     def beside(cls, weights_path: str | Path) -> WeightsFiles:
         """The files that belong with a ``weights.f32`` at ``weights_path`` (its manifest sits beside it)."""
         return cls(Path(weights_path).parent)
 
-    def __repr__(self) -> str:
-        return f"WeightsFiles({str(self.dir)!r})"
-
-    data = property(lambda self: self.dir / "weights.f32")
-    manifest = property(lambda self: self.dir / "weights.json")
-    stats = property(lambda self: self.dir / "weights_stats.json")
+    data = property(lambda self: self.root / "weights.f32")
+    manifest = property(lambda self: self.root / "weights.json")
+    stats = property(lambda self: self.root / "weights_stats.json")
 
 
-class QA4REFiles:
+class QA4REFiles(Files):
     """The QA4RE stages' files (qa4re eval | label): per-split predictions and metrics, and the weak labels."""
 
-    def __init__(self, folder: str | Path):
-        self.dir = Path(folder)
-
-    def __repr__(self) -> str:
-        return f"QA4REFiles({str(self.dir)!r})"
-
-    weak_labels = property(lambda self: self.dir / "weak_labels.jsonl")
+    weak_labels = property(lambda self: self.root / "weak_labels.jsonl")
 
     def predictions(self, split: str) -> Path:
-        return self.dir / f"{split}.predictions.jsonl"
+        return self.root / f"{split}.predictions.jsonl"
 
     def metrics(self, split: str) -> Path:
-        return self.dir / f"{split}.metrics.json"
+        return self.root / f"{split}.metrics.json"
 
 
 def _tmp_name(path: Path) -> Path:

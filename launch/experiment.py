@@ -1,4 +1,4 @@
-"""The main job: a shim for `python -m harness atlantis experiment` (harness/experiment.py).
+"""The main job: a shim for `python -m harness atlantis experiment` (harness/recipes/atlantis/experiment.py).
 
     bash scripts/main.sh [flags]        (runs this script)
     python launch/experiment.py [--root R] [--fresh] [flags]    (--root: --run-dir, --fresh: --overwrite)

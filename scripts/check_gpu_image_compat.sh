@@ -53,7 +53,7 @@ import sys
 import torch, triton, transformers, deepspeed, pydantic, liger_kernel  # noqa: E401
 from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss  # noqa: F401  (bench_weighted_ce)
 from cut_cross_entropy import linear_cross_entropy  # noqa: F401  (bench_weighted_ce)
-import harness.train.deepspeed_api, harness.train.engine, harness.kernels.triton_ce, harness.scoring.score  # noqa: E401,F401
+import harness.train.deepspeed_api, harness.train.engine, harness.kernels.triton_ce, harness.recipes.atlantis.scoring.score  # noqa: E401,F401
 from importlib.metadata import version
 print("python", sys.version.split()[0], "torch", torch.__version__, "triton", triton.__version__,
       "transformers", transformers.__version__, "deepspeed", deepspeed.__version__, "pydantic", pydantic.__version__,

@@ -1,6 +1,6 @@
 """Weighted cross-entropy on examples: the objective of SFT and ATLANTIS (``train.weights_file``: per-example
 weights from the scoring stage; none = plain SFT), and of the stages that fine-tune on prompts (the generator
-warm-up, harness.gen.warmup; the DocRE LLM stage, harness.docre.llm). ``train(cfg, ...)`` runs it.
+warm-up, harness.recipes.gen.warmup; the DocRE LLM stage, harness.recipes.docre.llm). ``train(cfg, ...)`` runs it.
 
 Micro-batches of causal models are packed by default (train.packing, train.tokens_per_micro_batch: the same
 examples concatenated into rows, attention confined to each example; harness.data.tokenize.pack): the step's
@@ -48,7 +48,7 @@ class SFTObjective(Objective):
         self.weights = None
         if tc.weights_file:
             from harness.data.examples import fingerprint
-            from harness.scoring.weights import load_weights
+            from harness.recipes.atlantis.scoring.weights import load_weights
 
             self.weights = load_weights(tc.weights_file, n=len(s.train), dataset_fingerprint=fingerprint(s.train),
                                         template_hash=self.template.hash)

@@ -1,7 +1,7 @@
 """The one training loop: ``Trainer(objective, ds_path).setup()`` (``prepare()`` then ``build()``), ``train()``
 (``train_step()`` per global batch), ``close()``. Every task is an objective (harness.train.objective): weighted
 CE for SFT / ATLANTIS, the generator warm-up and the DocRE LLM stage (harness.train.sft), DPO / IPO
-(harness.train.dpo), RCP's BCE (harness.docre.rcp.train). The loop imports no task.
+(harness.recipes.dpo.objective), RCP's BCE (harness.recipes.docre.rcp.train). The loop imports no task.
 
 Per optimizer step (the same collectives on every rank): the rank's ``grad_accum`` micro-batches of the step's
 global batch are collated on the host (``objective.batch``); the step's normaliser is computed from them and

@@ -5,8 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.docre.evaluate import dedupe, evaluate_files, facts_of_documents, official_scores, read_facts
-from harness.docre.reader import parse_document, read_docred
+from harness.recipes.docre.evaluate import (
+    dedupe,
+    evaluate_files,
+    facts_of_documents,
+    official_scores,
+    read_facts,
+)
+from harness.recipes.docre.reader import parse_document, read_docred
 
 FIX = Path(__file__).parent / "fixtures"
 DOCS = read_docred(FIX / "docs.json")

@@ -12,10 +12,10 @@ from support import load_launch
 
 from harness.cli import run_main
 from harness.config import load_config
-from harness.docre.config import DocREConfig, LoRAConfig
-from harness.docre.llm import inject_lora, merge_lora
-from harness.docre.stage import DocREFiles
 from harness.models.load import build_model
+from harness.recipes.docre.config import DocREConfig, LoRAConfig
+from harness.recipes.docre.llm import inject_lora, merge_lora
+from harness.recipes.docre.stage import DocREFiles
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = Path(__file__).parent / "fixtures"
@@ -110,7 +110,7 @@ def test_pipeline_with_lora_exports_a_plain_model(tmp_path):
 
 
 def test_config_defaults_offline_protocol(tmp_path):
-    from harness.docre.config import resolve_paths
+    from harness.recipes.docre.config import resolve_paths
 
     cfg = load_config(None, ["data.data_dir=" + str(tmp_path), "train.epochs=1"], cls=DocREConfig)
     assert (cfg.train.micro_batch, cfg.train.lr, cfg.train.eval_split, cfg.prompts.pairs_per_prompt) == (1, 1e-4, "", 0)
@@ -130,7 +130,7 @@ def test_pipeline_on_real_redocred_documents(tmp_path, data_dir):
     assert run_main(load_launch("docre").main, argv) == 0
     train_prompts = jsonl(files.prompts("train.dev_revised"))
     assert len({p["title"] for p in train_prompts}) == 3 and all(len(p["pairs"]) <= 20 for p in train_prompts)
-    from harness.docre.reader import read_docred
+    from harness.recipes.docre.reader import read_docred
 
     test_docs = read_docred(data_dir / "redocred" / "test_revised.json")[:2]
     n_prompts = sum(-(-len(d.related_pairs()) // 20) for d in test_docs)

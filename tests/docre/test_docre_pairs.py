@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.docre.pairs import pairs_for, read_candidates
-from harness.docre.reader import read_docred
+from harness.recipes.docre.pairs import pairs_for, read_candidates
+from harness.recipes.docre.reader import read_docred
 
 DOCS = read_docred(Path(__file__).parent / "fixtures" / "docs.json")
 

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from harness.docre.parse import parse_generation, parse_outputs, pieces
-from harness.docre.reader import read_docred
+from harness.recipes.docre.parse import parse_generation, parse_outputs, pieces
+from harness.recipes.docre.reader import read_docred
 
 DOCS = read_docred(Path(__file__).parent / "fixtures" / "docs.json")
 REL = {"P17": "country", "P19": "place of birth", "P36": "capital", "P108": "employer", "P463": "member of"}

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.docre.prompts import build_prompts, chunks, doc_prompts, entity_names
-from harness.docre.reader import parse_document, read_docred
+from harness.recipes.docre.prompts import build_prompts, chunks, doc_prompts, entity_names
+from harness.recipes.docre.reader import parse_document, read_docred
 
 DOCS = read_docred(Path(__file__).parent / "fixtures" / "docs.json")
 REL = {"P17": "country", "P19": "place of birth", "P36": "capital", "P108": "employer", "P463": "member of"}

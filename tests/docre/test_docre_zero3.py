@@ -12,7 +12,7 @@ import torch
 from support import load_launch, torchrun
 
 from harness.cli import run_main
-from harness.docre.stage import DocREFiles
+from harness.recipes.docre.stage import DocREFiles
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = Path(__file__).parent / "fixtures"

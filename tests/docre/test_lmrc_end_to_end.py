@@ -10,9 +10,9 @@ from support import load_launch
 from test_docre_llm import check_outputs, jsonl
 
 from harness.cli import run_main
-from harness.docre.rcp.config import RCPFiles
-from harness.docre.reader import read_docred
-from harness.docre.stage import DocREFiles
+from harness.recipes.docre.rcp.config import RCPFiles
+from harness.recipes.docre.reader import read_docred
+from harness.recipes.docre.stage import DocREFiles
 
 RCP = [f"rcp.{x}" for x in ("max_docs=5", "heldout_fraction=0.4", "epochs=1", "emb_size=16", "block_size=4",
                              "max_len=128", "max_doc_len=252", "batch_docs=1", "threshold_mode=recall",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.docre.reader import read_docred, read_rel_info
+from harness.recipes.docre.reader import read_docred, read_rel_info
 
 FIXTURE = Path(__file__).parent / "fixtures" / "docs.json"
 

@@ -6,7 +6,7 @@ import math
 import pytest
 import sacrebleu
 
-from harness.gen.metrics import (
+from harness.recipes.gen.metrics import (
     distinct_n,
     mean_pairwise_similarity,
     ngram_similarity,
@@ -68,7 +68,7 @@ def test_sample_metrics_counts_and_entity_presence():
 
 
 def test_self_bleu_of_a_large_set_is_over_a_seeded_subset(monkeypatch):
-    import harness.gen.metrics as m
+    import harness.recipes.gen.metrics as m
 
     monkeypatch.setattr(m, "SELF_BLEU_MAX", 3)
     sents = [f"w{i} shared words" for i in range(5)]

@@ -11,13 +11,13 @@ from support import load_launch
 from harness.cli import run_main
 from harness.config import DataConfig
 from harness.data.dataset import load_splits
-from harness.gen.config import GenConfig
-from harness.gen.files import GenFiles
-from harness.gen.generate import demos, finished, new_state, run_steps
-from harness.gen.prompt import Sample, render
-from harness.gen.sample import sample_completions
 from harness.models.load import build_model
 from harness.models.tokenizer import train_tokenizer
+from harness.recipes.gen.config import GenConfig
+from harness.recipes.gen.files import GenFiles
+from harness.recipes.gen.generate import demos, finished, new_state, run_steps
+from harness.recipes.gen.prompt import Sample, render
+from harness.recipes.gen.sample import sample_completions
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = ["data.synthetic_size=24", "gen.relations=Works_For,Lives_In,Causes", "gen.samples_per_relation=2",
@@ -161,8 +161,8 @@ def test_one_by_one_greedy_is_deterministic_and_fills_the_window(tmp_path):
 def test_verifier_agreement_by_hand_and_through_the_command(uninterrupted, tmp_path):
     from harness.data.prompts import get_template
     from harness.eval.rank import rank_predict
-    from harness.gen.stage import metrics
-    from harness.gen.verify import agreement, verify
+    from harness.recipes.gen.stage import metrics
+    from harness.recipes.gen.verify import agreement, verify
 
     real = load_splits(DataConfig(synthetic_size=24))
     exs = real.test[:6]

@@ -10,7 +10,7 @@ from support import cli
 
 from harness.config import DataConfig
 from harness.data.dataset import load_splits
-from harness.gen.prompt import strip_markers
+from harness.recipes.gen.prompt import strip_markers
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,9 +4,9 @@ import pytest
 
 from harness.data.markers import parse_marked
 from harness.data.readers.jsonl import _record_example
-from harness.gen.output import reader_record
-from harness.gen.parse import parse_sample, to_example
-from harness.gen.prompt import ANSWER_PREFIX, Sample
+from harness.recipes.gen.output import reader_record
+from harness.recipes.gen.parse import parse_sample, to_example
+from harness.recipes.gen.prompt import ANSWER_PREFIX, Sample
 
 
 @pytest.mark.parametrize("sample", [

@@ -2,8 +2,8 @@
 
 from harness.data.examples import Example
 from harness.data.labels import SPACES
-from harness.gen.prompt import Sample, from_example, render, strip_markers
-from harness.gen.relations import explain
+from harness.recipes.gen.prompt import Sample, from_example, render, strip_markers
+from harness.recipes.gen.relations import explain
 
 DEMOS = [Sample("Alice Moreau", "Lisbon", "Alice Moreau lives in Lisbon."),
          Sample("Chen Wei", "Osaka", "Osaka has been home to Chen Wei since childhood.")]

@@ -1,5 +1,5 @@
-"""The generator warm-up (harness.gen.warmup): its examples are generation prompts + gold lines that parse back to
-the gold example (a round trip through harness.gen.parse), and the stage trains, exports, resumes and refuses."""
+"""The generator warm-up (harness.recipes.gen.warmup): its examples are generation prompts + gold lines that parse back to
+the gold example (a round trip through harness.recipes.gen.parse), and the stage trains, exports, resumes and refuses."""
 
 import json
 from pathlib import Path
@@ -10,12 +10,12 @@ from harness.cli import run_main
 from harness.config import DataConfig
 from harness.data.dataset import load_splits
 from harness.data.examples import Example
-from harness.gen.config import GenConfig
-from harness.gen.files import GenFiles
-from harness.gen.generate import gold_order
-from harness.gen.parse import parse_sample, to_example
-from harness.gen.prompt import Sample, from_example, render
-from harness.gen.warmup import answer_text, demo_counts, relation_examples, warmup_examples
+from harness.recipes.gen.config import GenConfig
+from harness.recipes.gen.files import GenFiles
+from harness.recipes.gen.generate import gold_order
+from harness.recipes.gen.parse import parse_sample, to_example
+from harness.recipes.gen.prompt import Sample, from_example, render
+from harness.recipes.gen.warmup import answer_text, demo_counts, relation_examples, warmup_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,10 +1,10 @@
 """One step of a relation's chain on crafted completions: what is kept, the window, the reject reasons; and the
 preference pairs the recorded prompts give."""
 
-from harness.gen.config import GenConfig
-from harness.gen.generate import advance, demos, finished, new_state
-from harness.gen.pairs import build_pairs, pair_of
-from harness.gen.prompt import Sample
+from harness.recipes.gen.config import GenConfig
+from harness.recipes.gen.generate import advance, demos, finished, new_state
+from harness.recipes.gen.pairs import build_pairs, pair_of
+from harness.recipes.gen.prompt import Sample
 
 SEED = Sample("Alice Moreau", "Lisbon", "Alice Moreau lives in Lisbon.")
 
@@ -77,7 +77,7 @@ def test_pairs_rule():
 
 def test_relation_list_keeps_directional_labels_whole():
     from harness.data.labels import SEMEVAL_19
-    from harness.gen.generate import relation_labels
+    from harness.recipes.gen.generate import relation_labels
 
     g = GenConfig(relations="Cause-Effect(e2,e1), Other")
     assert relation_labels(g, SEMEVAL_19) == ["Cause-Effect(e2,e1)", "Other"]

@@ -3,7 +3,7 @@
 from harness.data.synthetic import make_synthetic
 from harness.models.load import build_model
 from harness.models.tokenizer import train_tokenizer
-from harness.qa4re.prompts import build_question, qa_set_for
+from harness.recipes.qa4re.prompts import build_question, qa_set_for
 
 CONLL = qa_set_for("conll04")
 

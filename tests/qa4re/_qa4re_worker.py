@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _qa4re_common import model, questions, tokenizer  # noqa: E402
 
 from harness import dist  # noqa: E402
-from harness.qa4re.score import MODES, option_scores  # noqa: E402
+from harness.recipes.qa4re.score import MODES, option_scores  # noqa: E402
 
 
 def main(out_dir: str, specs: list[str]) -> None:

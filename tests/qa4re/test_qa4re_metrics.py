@@ -3,7 +3,7 @@ from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
 from harness.data.labels import SEMEVAL_19
 from harness.eval.semeval import semeval_scores
-from harness.qa4re.metrics import qa4re_metrics
+from harness.recipes.qa4re.metrics import qa4re_metrics
 
 LABELS = ["A", "B", "C", "N"]
 CASES = [  # (gold, pred): mixed; no predicted relation; no gold relation; all correct; NoTA confusions only

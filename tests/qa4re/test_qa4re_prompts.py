@@ -3,7 +3,7 @@ import pytest
 from harness.data.examples import Example
 from harness.data.labels import SEMEVAL_19
 from harness.data.markers import parse_marked
-from harness.qa4re.prompts import QA_SETS, build_question, letters, options_for, qa_set_for
+from harness.recipes.qa4re.prompts import QA_SETS, build_question, letters, options_for, qa_set_for
 
 
 def ex(text, label, ex_id="1"):

@@ -12,7 +12,7 @@ from support import torchrun
 
 from harness.models.label_rows import lm_head_of
 from harness.models.load import family_of
-from harness.qa4re import score as qscore
+from harness.recipes.qa4re import score as qscore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _qa4re_common import model, questions, tokenizer  # noqa: E402

@@ -7,8 +7,8 @@ from support import load_launch
 
 from harness.config import DataConfig
 from harness.data.dataset import load_splits
-from harness.qa4re.prompts import build_questions, qa_set_for
-from harness.qa4re.types import entity_types
+from harness.recipes.qa4re.prompts import build_questions, qa_set_for
+from harness.recipes.qa4re.types import entity_types
 
 TACRED = Path(__file__).resolve().parents[1] / "data" / "fixtures" / "tacred"
 

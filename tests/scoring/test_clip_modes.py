@@ -9,8 +9,8 @@ import pytest
 
 from harness.config import WeightsConfig
 from harness.data.examples import Example, fingerprint
-from harness.scoring import store, weights
-from harness.scoring.weights import CLIP_MODES, clip_iterate, clip_weights, write_weights
+from harness.recipes.atlantis.scoring import store, weights
+from harness.recipes.atlantis.scoring.weights import CLIP_MODES, clip_iterate, clip_weights, write_weights
 
 ROLES = ("large", "small", "reference")
 

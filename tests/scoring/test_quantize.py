@@ -11,8 +11,8 @@ from harness.data.prompts import get_template
 from harness.manifest import read_manifest
 from harness.models.load import build_model
 from harness.models.tokenizer import save_tokenizer, train_tokenizer
-from harness.scoring import store
-from harness.scoring.score import run_scoring
+from harness.recipes.atlantis.scoring import store
+from harness.recipes.atlantis.scoring.score import run_scoring
 from tests.scoring.test_score import LABELS, SENTS, make_examples
 
 pytest.importorskip("bitsandbytes")

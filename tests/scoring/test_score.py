@@ -13,8 +13,8 @@ from harness.data.tokenize import collate, encode
 from harness.manifest import ManifestMismatch, read_manifest
 from harness.models.load import build_model
 from harness.models.tokenizer import train_tokenizer
-from harness.scoring import store
-from harness.scoring.score import plan_batches, run_scoring, score_batch
+from harness.recipes.atlantis.scoring import store
+from harness.recipes.atlantis.scoring.score import plan_batches, run_scoring, score_batch
 
 SENTS = ["The <e1>cat</e1> sat on the <e2>mat</e2>.",
          "A <e1>burst</e1> pipe caused the big <e2>flood</e2> in the old house downtown.",
@@ -160,8 +160,8 @@ def test_imports_stay_light():
     import sys
 
     code = ("import sys; sys.modules['deepspeed'] = sys.modules['triton'] = None  # see tests/test_boundaries.py\n"
-            "import harness.scoring.weights as w; a = 'torch' in sys.modules\n"
-            "import harness.scoring.score\n"
+            "import harness.recipes.atlantis.scoring.weights as w; a = 'torch' in sys.modules\n"
+            "import harness.recipes.atlantis.scoring.score\n"
             "print(a)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -10,8 +10,8 @@ from sklearn.metrics import roc_auc_score
 from harness.config import WeightsConfig
 from harness.data.examples import Example, fingerprint
 from harness.manifest import ManifestMismatch
-from harness.scoring import store
-from harness.scoring.weights import (
+from harness.recipes.atlantis.scoring import store
+from harness.recipes.atlantis.scoring.weights import (
     clip_mean_one,
     compute_weights,
     load_weights,

@@ -1,4 +1,4 @@
-"""DPO / IPO (harness.train.dpo, harness.train.preference): the objective and its gradients against float64
+"""DPO / IPO (harness.recipes.dpo.objective, harness.recipes.dpo.preference): the objective and its gradients against float64
 formulas, the loss module's sequence log-probs and gradients against a brute-force float64 model (padded and packed
 batches), loss = log 2 when the reference is the policy, exact resume, the reference manifest's refusals, the
 pairs reader's errors and the entry point's one-line input errors."""
@@ -17,10 +17,16 @@ from harness.config import load_config
 from harness.data.tokenize import Encoded, collate, pack
 from harness.manifest import ManifestMismatch
 from harness.models.load import build_model
+from harness.recipes.dpo import preference as pref
+from harness.recipes.dpo.objective import (
+    PreferenceLoss,
+    PreferenceSpec,
+    dpo_trainer,
+    preference_losses,
+    run_dpo,
+)
 from harness.run import atomic_write_jsonl
 from harness.runstate import ConfigMismatch
-from harness.train import preference as pref
-from harness.train.dpo import PreferenceLoss, PreferenceSpec, dpo_trainer, preference_losses, run_dpo
 
 WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "ran", "far", "away", "quickly", "slowly", "red", "blue",
          "green", "house", "tree", "river"]
@@ -28,7 +34,7 @@ WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "ran", "far", "away", "qu
 
 def write_pairs(path, n=16, seed=0, identical=(3,), empty=(5,)):
     """``n`` crafted pairs in the contract's format (uneven lengths; pairs in ``identical`` have chosen ==
-    rejected, pairs in ``empty`` an empty rejected completion), written as harness.gen writes them."""
+    rejected, pairs in ``empty`` an empty rejected completion), written as harness.recipes.gen writes them."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
@@ -294,6 +300,6 @@ def test_dpo_modules_import_neither_deepspeed_nor_triton():
     import sys
 
     code = ("import sys\nsys.modules['deepspeed'] = sys.modules['triton'] = None\n"
-            "import harness.train.preference, harness.train.dpo\n")
+            "import harness.recipes.dpo.preference, harness.recipes.dpo.objective\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -9,7 +9,7 @@ Reference pass: batches of <= 128 tokens (several per rank at world size 2).
 Both: conservative DPO (label smoothing 0.1, beta 0.5), lr 1e-3, 2 epochs = 8 steps, packed micro-batches. The
 global batches of pairs are the same at both world sizes (harness.train.data), so every logged value of a step
 (loss, reward metrics) must agree, and so must the exported weights; the reference memmaps, scored by 1 and by
-2 ranks (harness.scoring.score's world-size-independent batches), must be bitwise equal.
+2 ranks (harness.recipes.atlantis.scoring.score's world-size-independent batches), must be bitwise equal.
 Tolerance: a DPO loss is a function of differences of summed fp32 log-probs (tens of nats), so its rounding is
 absolute (~1e-5 nats per sequence), not relative to the loss; two single-process runs that only split the global
 batch differently (micro 4 vs micro 1 x GAS 4) differed by up to 4e-5 in a step loss (a measured case with
@@ -29,7 +29,7 @@ import torch
 from support import torchrun
 
 from harness.config import load_config
-from harness.train.dpo import run_dpo
+from harness.recipes.dpo.objective import run_dpo
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIRS = ROOT / "tests" / "train" / "fixtures" / "dpo_pairs.jsonl"

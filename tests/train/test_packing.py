@@ -12,7 +12,7 @@ from harness.data.tokenize import Encoded, collate, encode, pack, pack_rows, pac
 from harness.models import label_rows as lr
 from harness.models.load import build_model
 from harness.models.tokenizer import train_tokenizer
-from harness.scoring.score import make_batch, plan_batches, score_batch
+from harness.recipes.atlantis.scoring.score import make_batch, plan_batches, score_batch
 from harness.train.loss import WeightedLoss
 from harness.train.normaliser import batch_normaliser
 

@@ -66,10 +66,10 @@ def score(args, on_batch=None) -> int:
     from harness.data.dataset import prepare_splits
     from harness.log import info
     from harness.models.tokenizer import run_tokenizer
+    from harness.recipes.atlantis.scoring.score import role_names, run_scoring
+    from harness.recipes.atlantis.scoring.weights import missing_roles, print_stats, write_weights
     from harness.run import RunDir
     from harness.runstate import claim_run_folder
-    from harness.scoring.score import role_names, run_scoring
-    from harness.scoring.weights import missing_roles, print_stats, write_weights
 
     cfg = load_config(args.config, args.set)
     dist.init()
@@ -223,8 +223,8 @@ def weights(args) -> int:
     from harness.data.dataset import load_splits
     from harness.data.examples import fingerprint
     from harness.eval.plots import plot_weights_noisy, plot_weights_per_label
+    from harness.recipes.atlantis.scoring.weights import load_weights
     from harness.run import RunDir
-    from harness.scoring.weights import load_weights
 
     cfg = load_config(args.config, args.set)
     with input_errors():  # data readers; a missing weights file or a manifest that does not match
@@ -241,7 +241,7 @@ def weights(args) -> int:
 
 
 def experiment(args) -> int:
-    from harness.experiment import run_experiment
+    from harness.recipes.atlantis.experiment import run_experiment
 
     return run_experiment(args)
 
@@ -305,7 +305,7 @@ def _experiment_args(p) -> None:
                    help="generated: train on samples written by a generator first (stage generate, gen "
                    "generate); evaluation stays on the real test split")
     p.add_argument("--generator", default="", help="generator model (HF folder or preset; default: model.large)")
-    p.add_argument("--gen-config", default=None, help="generation config JSON (harness.gen.config.GenRunConfig)")
+    p.add_argument("--gen-config", default=None, help="generation config JSON (harness.recipes.gen.config.GenRunConfig)")
     p.add_argument("--gen-set", action="append", default=[], metavar="KEY=VALUE", help="generation override, "
                    "e.g. gen.k=4")
 

@@ -1,5 +1,5 @@
 """docre: LMRC's LLM relation-classification stage on DocRED / Re-DocRED, its relation candidate proposal (RCP)
-and the official evaluation (harness/docre/).
+and the official evaluation (harness/recipes/docre/).
 
     python -m harness docre docred-score --pred P.json --gold G.json [--facts F.fact] [--eps] [--out E.json]
         the official DocRED scores of a submission ([{title, h_idx, t_idx, r}]): P/R/F1, Ign F1, intra/inter F1,
@@ -14,7 +14,7 @@ and the official evaluation (harness/docre/).
         predictions.json, eval.json}.
     python -m harness docre pipeline --config C.json [--ds ...] [--candidates FILE]   train, then predict.
     python -m harness docre rcp-train --config rcp.json [--ds ds_configs/zero2.json] [--resume | --overwrite]
-        trains LMRC's relation candidate proposal classifier (harness.docre.rcp; the rcp section of DocREConfig) into <run_dir>/rcp/
+        trains LMRC's relation candidate proposal classifier (harness.recipes.docre.rcp; the rcp section of DocREConfig) into <run_dir>/rcp/
         (checkpoints per epoch, metrics.jsonl, evals.jsonl, best/model.pt)
     python -m harness docre rcp-propose --config rcp.json [--docs FILE] [--name test]
         tunes the threshold on the tuning documents and writes <run_dir>/rcp/candidates/<name>.jsonl (+ stats):
@@ -36,7 +36,7 @@ from harness.cli import RESUME_EXPLICIT, Command, input_errors
 
 def _config(args):
     from harness.config import load_config
-    from harness.docre.config import DocREConfig
+    from harness.recipes.docre.config import DocREConfig
 
     return load_config(args.config, args.set, cls=DocREConfig)
 
@@ -46,10 +46,10 @@ def rcp(args) -> int:
 
     from harness import dist
     from harness.config import load_config
-    from harness.docre.config import DocREConfig
-    from harness.docre.rcp.config import check
-    from harness.docre.rcp.stage import rcp_propose
-    from harness.docre.rcp.train import rcp_train
+    from harness.recipes.docre.config import DocREConfig
+    from harness.recipes.docre.rcp.config import check
+    from harness.recipes.docre.rcp.stage import rcp_propose
+    from harness.recipes.docre.rcp.train import rcp_train
 
     cfg = load_config(args.config, args.set, cls=DocREConfig)
     check(cfg.rcp)
@@ -66,8 +66,8 @@ def rcp(args) -> int:
 
 def docred_score(args) -> int:
     from harness import log
-    from harness.docre.evaluate import evaluate_files
-    from harness.docre.stage import print_scores
+    from harness.recipes.docre.evaluate import evaluate_files
+    from harness.recipes.docre.stage import print_scores
     from harness.run import atomic_write_json
 
     with input_errors():
@@ -83,7 +83,13 @@ def docred_score(args) -> int:
 
 def prompts(args) -> int:
     from harness import log
-    from harness.docre.stage import DocREFiles, eval_prompts, load_inputs, training_prompts, write_prompts
+    from harness.recipes.docre.stage import (
+        DocREFiles,
+        eval_prompts,
+        load_inputs,
+        training_prompts,
+        write_prompts,
+    )
 
     cfg = _config(args)
     files = DocREFiles(cfg.run_dir)
@@ -103,7 +109,7 @@ def prompts(args) -> int:
 
 def _train(cfg, args) -> None:
     from harness import log
-    from harness.docre.stage import load_inputs, train_stage
+    from harness.recipes.docre.stage import load_inputs, train_stage
 
     with input_errors():
         inputs = load_inputs(cfg, train=True)
@@ -113,7 +119,7 @@ def _train(cfg, args) -> None:
 
 def _predict(cfg, args, model_dir: str = "") -> None:
     from harness import log
-    from harness.docre.stage import (
+    from harness.recipes.docre.stage import (
         DocREFiles,
         eval_prompts,
         load_inputs,

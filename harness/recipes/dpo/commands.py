@@ -1,4 +1,4 @@
-"""dpo: DPO / IPO fine-tuning of the generator on preference pairs (harness.train.dpo).
+"""dpo: DPO / IPO fine-tuning of the generator on preference pairs (harness.recipes.dpo.objective).
 
     python -m harness dpo train --pairs runs/gen/pairs.jsonl [--config run.json] [--set dpo.beta=0.1] [--resume]
     torchrun --nproc_per_node 2 -m harness dpo train --ds ds_configs/zero3.json --pairs ...   (under ZeRO-3)
@@ -16,7 +16,7 @@ def train(args, on_step=None) -> int:
     """``on_step``: a test hook called after each optimizer step (tests/train/dpo_driver.py)."""
     from harness import dist, log
     from harness.config import load_config
-    from harness.train.dpo import run_dpo
+    from harness.recipes.dpo.objective import run_dpo
 
     sets = args.set + ([f"dpo.pairs_file={args.pairs}"] if args.pairs else [])
     cfg = load_config(args.config, sets)

@@ -1,4 +1,4 @@
-"""gen: generated training samples (harness.gen). The stage code is in harness/gen/stage.py.
+"""gen: generated training samples (harness.recipes.gen). The stage code is in harness/recipes/gen/stage.py.
 
     python -m harness gen generate --config gen.json --set gen.k=4 [--run-dir DIR] [--ds D] [--resume | --overwrite]
     torchrun --nproc_per_node 2 -m harness gen generate ...      (relations split between ranks)
@@ -6,10 +6,10 @@
     python -m harness gen metrics --run-dir runs/gen [--verifier EXPORTED_DIR]
 
 generate writes <run_dir>/samples/{train,dev,test}.jsonl (a data.dataset=jsonl folder; test = the real test split),
-candidates.jsonl, rejects.jsonl, metrics.json and the manifest (harness.gen.files.GenFiles). It resumes after a
+candidates.jsonl, rejects.jsonl, metrics.json and the manifest (harness.recipes.gen.files.GenFiles). It resumes after a
 crash (the same command, or --resume); a folder generated under other settings is refused (--overwrite starts it
 again). With gen.warmup_epochs > 0 the generator is first fine-tuned on gold generation lines in <run_dir>/warmup
-(harness.gen.warmup; --ds: its DeepSpeed config, needed at more than one rank) and generation loads that export.
+(harness.recipes.gen.warmup; --ds: its DeepSpeed config, needed at more than one rank) and generation loads that export.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ def generate(args, on_step=None) -> int:
     """``on_step``: a test hook called after each loop step (tests/gen)."""
     from harness import dist
     from harness.config import load_config
-    from harness.gen.config import GenRunConfig
-    from harness.gen.stage import generate as run_generate
+    from harness.recipes.gen.config import GenRunConfig
+    from harness.recipes.gen.stage import generate as run_generate
 
     cfg = load_config(args.config, args.set, cls=GenRunConfig)
     run_generate(cfg, overwrite=args.overwrite, on_step=on_step, ds_path=args.ds)
@@ -31,14 +31,14 @@ def generate(args, on_step=None) -> int:
 
 
 def pairs(args) -> int:
-    from harness.gen.stage import pairs as run_pairs
+    from harness.recipes.gen.stage import pairs as run_pairs
 
     run_pairs(args.run_dir)
     return 0
 
 
 def metrics(args) -> int:
-    from harness.gen.stage import metrics as run_metrics
+    from harness.recipes.gen.stage import metrics as run_metrics
 
     run_metrics(args.run_dir, args.verifier)
     return 0

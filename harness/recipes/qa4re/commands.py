@@ -1,4 +1,4 @@
-"""qa4re: zero-shot relation extraction as multiple-choice QA (harness/qa4re/).
+"""qa4re: zero-shot relation extraction as multiple-choice QA (harness/recipes/qa4re/).
 
     python -m harness qa4re eval --config run.json [--run-dir DIR] [--model DIR_OR_PRESET] [--split test]
         scores every example of the split; writes <run_dir>/qa4re/<split>.predictions.jsonl (options, per-option
@@ -65,7 +65,7 @@ def run_command(args) -> int:
 def _run(args, cfg, run, split: str) -> None:
     from harness import dist, log
     from harness.data.dataset import prepare_splits
-    from harness.qa4re.stage import records_metrics, score_examples, weak_label_row, write_rows
+    from harness.recipes.qa4re.stage import records_metrics, score_examples, weak_label_row, write_rows
     from harness.run import atomic_write_json
 
     with input_errors():  # data readers (file:line), a label space without QA4RE templates
@@ -73,10 +73,10 @@ def _run(args, cfg, run, split: str) -> None:
         examples = getattr(splits, split)
         if not examples:
             raise InputError(f"split {split!r} of data.dataset={cfg.data.dataset} is empty")
-        from harness.qa4re.prompts import qa_set_for
+        from harness.recipes.qa4re.prompts import qa_set_for
 
         qa_set_for(splits.label_space.name)
-        from harness.qa4re.types import entity_types
+        from harness.recipes.qa4re.types import entity_types
 
         types = None if args.no_type_constraints else entity_types(cfg.data)
     model, tok = load_model(cfg, args.model or cfg.model.large, splits, run)

@@ -3,9 +3,9 @@ outputs (float64 loops), and mention positions of a crafted long document mappin
 
 import torch
 
-from harness.docre.rcp.encoder import encode_long
-from harness.docre.rcp.features import collate, featurize, train_tiny_tokenizer
-from harness.docre.types import Document, Entity, Mention
+from harness.recipes.docre.rcp.encoder import encode_long
+from harness.recipes.docre.rcp.features import collate, featurize, train_tiny_tokenizer
+from harness.recipes.docre.types import Document, Entity, Mention
 
 START, END, W = [101], [102], 10  # one start special, one end special, a window of 10 tokens
 
@@ -101,8 +101,8 @@ def test_long_document_mentions_map_back_and_truncate():
 
 
 def test_long_document_runs_through_the_model_in_two_chunks():
-    from harness.docre.rcp.config import RCPConfig
-    from harness.docre.rcp.stage import build_model
+    from harness.recipes.docre.rcp.config import RCPConfig
+    from harness.recipes.docre.rcp.stage import build_model
 
     doc = _long_doc()
     tok = train_tiny_tokenizer([doc], vocab_size=300)

@@ -12,9 +12,9 @@ import torch
 from support import torchrun
 
 from harness.config import load_config
-from harness.docre.config import DocREConfig
-from harness.docre.rcp.config import RCPFiles
-from harness.docre.rcp.train import rcp_train
+from harness.recipes.docre.config import DocREConfig
+from harness.recipes.docre.rcp.config import RCPFiles
+from harness.recipes.docre.rcp.train import rcp_train
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "docre" / "fixtures" / "docs.json"

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from harness.docre.rcp.model import GroupedBilinear, RCPLoss, entity_pool, pair_context
+from harness.recipes.docre.rcp.model import GroupedBilinear, RCPLoss, entity_pool, pair_context
 
 
 def _doc(seed=0, t=11, d=6, heads=3):
@@ -99,6 +99,6 @@ def test_rcp_modules_import_without_deepspeed():
     import sys
 
     code = ("import sys\nsys.modules['deepspeed'] = None\n"
-            "import harness.docre.rcp.train, harness.docre.rcp.stage\n")
+            "import harness.recipes.docre.rcp.train, harness.recipes.docre.rcp.stage\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]

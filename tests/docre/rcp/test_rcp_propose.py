@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from harness.docre.rcp.features import Feature
-from harness.docre.rcp.propose import candidate_rows, detection, proposal_stats, tune_threshold
+from harness.recipes.docre.rcp.features import Feature
+from harness.recipes.docre.rcp.propose import candidate_rows, detection, proposal_stats, tune_threshold
 
 P = np.array([0.9, 0.8, 0.8, 0.6, 0.4, 0.3, 0.1])
 Y = np.array([1, 0, 1, 1, 0, 1, 0])  # 4 related

@@ -11,10 +11,10 @@ from support import load_launch
 
 from harness.cli import InputError
 from harness.config import load_config
-from harness.docre.config import DocREConfig
-from harness.docre.rcp.config import RCPFiles
-from harness.docre.rcp.train import rcp_train, rcp_trainer
-from harness.docre.reader import read_docred
+from harness.recipes.docre.config import DocREConfig
+from harness.recipes.docre.rcp.config import RCPFiles
+from harness.recipes.docre.rcp.train import rcp_train, rcp_trainer
+from harness.recipes.docre.reader import read_docred
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "docre" / "fixtures" / "docs.json"
@@ -103,7 +103,7 @@ def test_refusals(tmp_path):
         rcp_trainer(other, resume=True).setup()
     with pytest.raises(InputError, match="emb_size"):
         rcp_trainer(load_config(None, _sets(tmp_path / "q", ["emb_size=15"]), cls=DocREConfig))
-    from harness.docre.rcp.stage import rcp_propose
+    from harness.recipes.docre.rcp.stage import rcp_propose
 
     with pytest.raises(InputError, match="other model settings"):
         rcp_propose(load_config(None, _sets(tmp_path / "r", ["epochs=1", "block_size=8"]), cls=DocREConfig))
@@ -113,7 +113,7 @@ def test_refusals(tmp_path):
 def test_real_redocred_dev_to_test_protocol(tmp_path, data_dir, monkeypatch):
     """5 dev documents (3 train, 2 held out) -> 5 test documents, the offline default's files."""
     monkeypatch.setenv("HARNESS_DATA_DIR", str(data_dir))
-    from harness.docre.rcp.stage import rcp_propose
+    from harness.recipes.docre.rcp.stage import rcp_propose
 
     run = tmp_path / "real"
     cfg = load_config(None, [f"run_dir={run}"] + [f"rcp.{x}" for x in (

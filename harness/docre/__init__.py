@@ -1,2 +1,0 @@
-"""Document-level relation extraction (LMRC on DocRED / Re-DocRED): documents, candidate pairs, the relation
-candidate proposal classifier, the LLM stage, output parsing and the official DocRED evaluation."""

@@ -1,0 +1,105 @@
+"""DocRE's one config (``python -m harness docre``; ``load_config(path, overrides, cls=DocREConfig)``): the LLM stage
+and, in ``rcp``, the candidate proposal.
+
+Offline protocol (the default when the file fields are ""): the Re-DocRED training split is not available here, so
+the LLM trains on Re-DocRED dev (500 documents) and is evaluated on Re-DocRED test; Ign F1 uses the original
+DocRED training facts (docred/ref/train_annotated.fact) and is labelled "Ign F1 (DocRED-train facts)" (see
+docred/PROVENANCE.md: Re-DocRED's own train_revised facts are a larger set, so this slightly over-estimates it).
+Real runs pass data.train_file (train_revised.json), data.dev_file and data.facts by path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.config import NOT_RESULT, BaseConfig, TrainConfig
+from harness.recipes.docre.rcp.config import RCPConfig
+
+OFFLINE_FACTS_LABEL = "(DocRED-train facts)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocREDataConfig:
+    data_dir: str = ""  # folder holding redocred/ and docred/ ("" = $HARNESS_DATA_DIR)
+    train_file: str = ""  # DocRED-format training documents ("" = <data_dir>/redocred/dev_revised.json, offline)
+    eval_file: str = ""  # DocRED-format evaluation documents ("" = <data_dir>/redocred/test_revised.json)
+    rel_info: str = ""  # {P-id: name} ("" = <data_dir>/docred/rel_info.json)
+    facts: str = ""  # training facts for Ign F1: a .fact file or a DocRED training file ("" = the offline one)
+    facts_label: str = ""  # how Ign F1 is labelled ("" = "(DocRED-train facts)" when facts is the default)
+    max_train_docs: int = 0  # 0 = all; else the first N documents of train_file
+    max_eval_docs: int = 0  # 0 = all; else the first N documents of eval_file (gold facts of the others ignored)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptConfig:
+    pairs_per_prompt: int = 0  # entity pairs per prompt; a document's pairs fill ceil(n / k) prompts
+    #   (0 = one prompt per document, LMRC's RC stage: n(n-1)/k -> 1 input once NA pairs are gone)
+    candidates: str = "gold"  # pairs asked at prediction: gold | all | path of an RCP candidates JSONL
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoRAConfig:
+    r: int = 0  # LoRA rank; 0 = full fine-tuning (LMRC: LoRA r 8, alpha 16)
+    alpha: int = 16  # LoRA scaling numerator (scale = alpha / r)
+    dropout: float = 0.05  # dropout on the LoRA input, a probability
+    target_modules: str = "q_proj,k_proj,v_proj,o_proj"  # comma list of module names that get adapters
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecodeConfig:
+    batch_examples: int = field(default=4, metadata=NOT_RESULT)  # prompts per generation batch (per rank)
+    max_new_tokens: int = 512  # generated tokens per prompt at most
+    fuzzy_threshold: float = 90.0  # rapidfuzz fuzz.ratio (0-100) an entity name needs (harness.recipes.docre.parse)
+    only_asked_pairs: bool = True  # drop triples whose pair the prompt did not ask
+    ign_eps: bool = False  # ATLOP/DREEAM's +1e-5 in IgnP's denominator (False = the official script)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMTrainConfig(TrainConfig):
+    """harness TrainConfig with this stage's defaults (LMRC's RC stage: lr 1e-4; one long prompt per example)."""
+
+    epochs: int = 2  # passes over the training prompts
+    micro_batch: int = 1  # prompts per micro-batch per rank
+    lr: float = 1e-4  # peak learning rate (LMRC's LoRA setting)
+    tokens_per_micro_batch: int = 4096  # packing: max tokens per packed row (a prompt is ~1-3k tokens)
+    eval_split: str = field(default="", metadata=NOT_RESULT)  # the stage evaluates by decoding (predict), not by
+    #   label ranking
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocREConfig(BaseConfig):
+    """LMRC's two stages in one config: the LLM stage is the base sections (``model``: the causal LLM; ``data``: the
+    documents; ``train``: its fine-tuning) with ``prompts``, ``lora`` and ``decode``; the candidate proposal is the
+    ``rcp`` section (its own encoder, data protocol and training settings; harness.recipes.docre.rcp.config)."""
+    run_dir: str = field(default="runs/docre", metadata=NOT_RESULT)  # the stage's folder (DocREFiles; RCP: rcp/)
+    data: DocREDataConfig = field(default_factory=DocREDataConfig)
+    train: LLMTrainConfig = field(default_factory=LLMTrainConfig)
+    prompts: PromptConfig = field(default_factory=PromptConfig)
+    lora: LoRAConfig = field(default_factory=LoRAConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    rcp: RCPConfig = field(default_factory=RCPConfig)
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    train: Path
+    eval: Path
+    rel_info: Path
+    facts: Path | None
+    facts_label: str
+
+
+def resolve_paths(cfg: DocREDataConfig) -> DataPaths:
+    """The files the config names, defaults filled from the data folder (offline protocol)."""
+    root = Path(cfg.data_dir or os.environ.get("HARNESS_DATA_DIR", ""))
+    needs_root = not (cfg.train_file and cfg.eval_file and cfg.rel_info and cfg.facts)
+    if needs_root and not str(root) or needs_root and not root.is_dir():
+        raise ValueError(f"data.data_dir={str(root)!r} is not a folder: set data.data_dir (or $HARNESS_DATA_DIR) "
+                         "or give data.train_file, eval_file, rel_info and facts")
+    facts = Path(cfg.facts) if cfg.facts else root / "docred" / "ref" / "train_annotated.fact"
+    label = cfg.facts_label or ("" if cfg.facts else OFFLINE_FACTS_LABEL)
+    return DataPaths(Path(cfg.train_file) if cfg.train_file else root / "redocred" / "dev_revised.json",
+                     Path(cfg.eval_file) if cfg.eval_file else root / "redocred" / "test_revised.json",
+                     Path(cfg.rel_info) if cfg.rel_info else root / "docred" / "rel_info.json", facts, label)

@@ -1,0 +1,178 @@
+"""The LLM stage's steps behind `python -m harness docre` (prompts, train, predict, docred-score, pipeline) and its run folder.
+
+    <run_dir>/
+      docre_config.json                 the resolved DocREConfig of the last train-llm / predict
+      prompts/{train,eval}.<name>.jsonl prompt records (id, title, doc, chunk, pairs, prompt, answer) for inspection
+      candidates/<name>.jsonl           RCP candidates (written by the RCP stage; the pipeline's default input)
+      llm/                              the Trainer's run folder (harness.run.RunDir: config.json, checkpoints/,
+                                        metrics.jsonl, export/ = the fine-tuned HF model predict loads)
+      predict/<name>.generations.jsonl  per prompt: id, title, doc, chunk, pairs, generated text
+      predict/<name>.predictions.json   the official submission: [{title, h_idx, t_idx, r}]
+      predict/<name>.eval.json          official scores + the parser's drop counts
+``<name>`` is the document file's stem (test_revised, dev_revised, ...). Only this class joins these names (the
+lead folds it into harness/run.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import dist, log
+from harness.manifest import git_revision
+from harness.recipes.docre.config import DataPaths, DocREConfig, resolve_paths
+from harness.recipes.docre.evaluate import official_scores, read_facts, summary_rows
+from harness.recipes.docre.pairs import gold_pairs, pairs_for
+from harness.recipes.docre.parse import parse_outputs
+from harness.recipes.docre.prompts import Prompt, build_prompts
+from harness.recipes.docre.reader import read_docred, read_rel_info
+from harness.recipes.docre.types import Document
+from harness.run import Files, RunDir, atomic_write_json, atomic_write_jsonl
+
+
+class DocREFiles(Files):
+    """Paths of the LLM stage's run folder (its training run is the ``TrainFiles`` of ``llm/``)."""
+
+    config = property(lambda self: self.root / "docre_config.json")
+    llm = property(lambda self: self.root / "llm")
+    export = property(lambda self: RunDir(self.llm).export)
+
+    def prompts(self, name: str) -> Path:
+        return self.root / "prompts" / f"{name}.jsonl"
+
+    def generations(self, name: str) -> Path:
+        return self.root / "predict" / f"{name}.generations.jsonl"
+
+    def predictions(self, name: str) -> Path:
+        return self.root / "predict" / f"{name}.predictions.json"
+
+    def eval_json(self, name: str) -> Path:
+        return self.root / "predict" / f"{name}.eval.json"
+
+
+@dataclass
+class Inputs:
+    paths: DataPaths
+    relations: dict[str, str]
+    train: list[Document]
+    eval: list[Document]
+
+    @property
+    def eval_name(self) -> str:
+        return self.paths.eval.stem
+
+
+def _cap(docs: list, n: int) -> list:
+    if n < 0:
+        raise ValueError(f"data.max_*_docs must be >= 0 (0 = all), got {n}")
+    return docs[:n] if n else docs
+
+
+def load_inputs(cfg: DocREConfig, *, train: bool = True) -> Inputs:
+    """The relation names and the (capped) training / evaluation documents, checked by the reader."""
+    paths = resolve_paths(cfg.data)
+    rel = read_rel_info(paths.rel_info)
+    tr = _cap(read_docred(paths.train, rel), cfg.data.max_train_docs) if train else []
+    ev = _cap(read_docred(paths.eval, rel), cfg.data.max_eval_docs)
+    return Inputs(paths, rel, tr, ev)
+
+
+def training_prompts(cfg: DocREConfig, inputs: Inputs) -> list[Prompt]:
+    """LMRC's RC training data: each document's gold related pairs, answers = their gold triples."""
+    return build_prompts(inputs.train, [gold_pairs(d) for d in inputs.train], inputs.relations,
+                         pairs_per_prompt=cfg.prompts.pairs_per_prompt, with_answer=True)
+
+
+def eval_prompts(cfg: DocREConfig, inputs: Inputs, candidates: str) -> list[Prompt]:
+    """Prompts over the evaluation documents' candidate pairs (gold answers attached for inspection only)."""
+    pairs = pairs_for(candidates, inputs.eval, prefix=bool(cfg.data.max_eval_docs))
+    return build_prompts(inputs.eval, pairs, inputs.relations, pairs_per_prompt=cfg.prompts.pairs_per_prompt,
+                         with_answer=True)
+
+
+def write_prompts(path: Path, prompts: list[Prompt]) -> Path:
+    return atomic_write_jsonl(path, (p.to_json() for p in prompts))
+
+
+def train_stage(cfg: DocREConfig, inputs: Inputs, ds_path=None, *, resume: bool = False,
+                overwrite: bool = False) -> dict:
+    """Fine-tune the LLM on the training documents' gold-pair prompts (the Trainer's summary)."""
+    from harness.recipes.docre.llm import prompt_splits, train_llm
+
+    files = DocREFiles(cfg.run_dir)
+    if resume:
+        check_resume_config(files, cfg)
+    prompts = training_prompts(cfg, inputs)
+    log.info(f"docre train-llm: {len(inputs.train)} documents -> {len(prompts)} prompts "
+             f"(pairs_per_prompt={cfg.prompts.pairs_per_prompt or 'all'}) from {inputs.paths.train}")
+    if dist.rank() == 0:
+        atomic_write_json(files.config, cfg.to_dict())
+        write_prompts(files.prompts(f"train.{inputs.paths.train.stem}"), prompts)
+    splits = prompt_splits(prompts, inputs.relations, {"train_file": str(inputs.paths.train)})
+    return train_llm(cfg, splits, files.llm, ds_path, resume=resume, overwrite=overwrite)
+
+
+RESUME_SECTIONS = ("data", "prompts", "lora")  # what shapes the training prompts and the model beyond model/train
+
+
+def check_resume_config(files: DocREFiles, cfg: DocREConfig) -> None:
+    """A resumed train-llm must build the same prompts and adapters as the run it continues (the Trainer itself
+    checks model.* and train.*)."""
+    from harness.config import settings
+    from harness.manifest import read_json
+    from harness.runstate import check_settings
+
+    if not files.config.is_file():
+        return  # the Trainer says there is nothing to resume
+    old = read_json(files.config, "stage config")
+    check_settings(settings(old, RESUME_SECTIONS, cls=DocREConfig), settings(cfg, RESUME_SECTIONS),
+                   where=files.config, what="was written with other settings",
+                   way_out="resume with the run's own settings, or start over with --overwrite")
+
+
+def load_llm(cfg: DocREConfig, model_dir: Path):
+    """(model, tokenizer) of a fine-tuned Hugging Face folder (the stage's export by default)."""
+    from harness.models.load import build_model
+    from harness.models.tokenizer import load_tokenizer
+
+    if not (Path(model_dir) / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir}: no config.json: not a Hugging Face model folder (run train-llm "
+                                "first, or pass --model)")
+    tok = load_tokenizer(model_dir)
+    model = build_model(str(model_dir), vocab_size=len(tok), dtype=cfg.model.dtype, device=dist.device_for(),
+                        attn_impl=cfg.model.attn_impl, pad_id=tok.pad_token_id, eos_id=tok.eos_token_id)
+    return model, tok
+
+
+def predict_stage(cfg: DocREConfig, inputs: Inputs, prompts: list[Prompt], model, tokenizer,
+                  model_dir: str = "") -> dict | None:
+    """Decode every prompt (sharded over ranks), parse, write generations / predictions / eval (rank 0), return
+    the eval record (None on other ranks)."""
+    from harness.recipes.docre.llm import generate
+
+    files, name, dc = DocREFiles(cfg.run_dir), inputs.eval_name, cfg.decode
+    texts = generate(model, tokenizer, prompts, batch_examples=dc.batch_examples, max_new_tokens=dc.max_new_tokens)
+    if dist.rank() != 0:
+        return None
+    atomic_write_jsonl(files.generations(name), ({**p.to_json(), "prompt": None, "generation": t}
+                                                 for p, t in zip(prompts, texts)))
+    parsed = parse_outputs([(p.doc, p.pairs, t) for p, t in zip(prompts, texts)], inputs.eval, inputs.relations,
+                           only_asked=dc.only_asked_pairs, threshold=dc.fuzzy_threshold)
+    atomic_write_json(files.predictions(name), parsed.predictions)
+    res = evaluate_stage(cfg, inputs, parsed.predictions)
+    res["parse"] = parsed.report()
+    res.update(n_prompts=len(prompts), model=str(model_dir), config=cfg.to_dict(), git_revision=git_revision())
+    atomic_write_json(files.eval_json(name), res)
+    return res
+
+
+def evaluate_stage(cfg: DocREConfig, inputs: Inputs, predictions: list[dict]) -> dict:
+    facts = read_facts(inputs.paths.facts) if inputs.paths.facts else None
+    res = official_scores(predictions, inputs.eval, facts, eps=cfg.decode.ign_eps)
+    res.update(gold=str(inputs.paths.eval), facts=str(inputs.paths.facts), facts_label=inputs.paths.facts_label,
+               n_docs=len(inputs.eval))
+    return res
+
+
+def print_scores(res: dict, title: str) -> None:
+    log.table(title, ["", "P", "R", "F1"], summary_rows(res, res.get("facts_label", "")))
