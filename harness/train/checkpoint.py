@@ -24,6 +24,17 @@ from harness.run import atomic_write, atomic_write_text
 LATEST = "latest"
 
 
+def restart_mode(files) -> str:
+    """What a stage that (re)starts a training run in ``files`` (a ``harness.run.TrainFiles``) should do, in one
+    place for every caller: "done" (its export exists: reuse it), "resume" (a complete checkpoint), "overwrite"
+    (stopped before its first checkpoint: outputs but nothing to resume from), "fresh" (nothing there)."""
+    if (Path(files.export) / "config.json").is_file():
+        return "done"
+    if (Path(files.checkpoints) / LATEST).is_file():
+        return "resume"
+    return "overwrite" if Path(files.metrics).exists() or Path(files.checkpoints).exists() else "fresh"
+
+
 def rng_state() -> dict:
     return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}

@@ -277,17 +277,16 @@ def weak_label_stages(a, root: Path, sets: list[str], stage, timings: dict) -> R
 
 def _exported(run: RunDir) -> bool:
     """The training stage of ``run`` finished: its Hugging Face export exists."""
-    return (run.export / "config.json").is_file()
+    from harness.train.checkpoint import restart_mode
+
+    return restart_mode(run) == "done"
 
 
 def _continue(run: RunDir) -> list[str]:
-    """``--resume`` when the run holds a complete checkpoint; ``--overwrite`` when it was stopped before its first
-    checkpoint (outputs but nothing to resume from); nothing for a fresh folder."""
-    from harness.train.checkpoint import LATEST
+    """The restart flag of an unfinished training stage (harness.train.checkpoint.restart_mode)."""
+    from harness.train.checkpoint import restart_mode
 
-    if (run.checkpoints / LATEST).is_file():
-        return ["--resume"]
-    return ["--overwrite"] if run.metrics.exists() or run.checkpoints.exists() else []
+    return {"resume": ["--resume"], "overwrite": ["--overwrite"]}.get(restart_mode(run), [])
 
 
 def _same_settings(recorded, cfg, stage: str, name: str, root: Path) -> None:

@@ -94,10 +94,6 @@ def run_config(cfg, folder: Path, tokenizer: str) -> RunConfig:
                      train=train)
 
 
-def exported(folder: Path) -> bool:
-    return (Path(folder) / "export" / "config.json").is_file()
-
-
 def run_warmup(cfg, splits: Splits, labels: list[str], folder: Path, tokenizer: str, ds_path=None) -> Path:
     """Fine-tune the generator on the warm-up examples in ``folder`` (resumes, or reuses a finished export);
     returns the export folder generation loads."""
@@ -108,13 +104,13 @@ def run_warmup(cfg, splits: Splits, labels: list[str], folder: Path, tokenizer: 
     from harness.train.trainer import run
 
     folder_run = RunDir(folder)
-    if exported(folder):
+    mode = ckpt.restart_mode(folder_run)
+    if mode == "done":
         log.info(f"generator warm-up: reusing {folder_run.export}")
         return folder_run.export
     with input_errors():
         ws = warmup_splits(labels, splits, cfg.gen)
-    resume = (folder_run.checkpoints / ckpt.LATEST).is_file()
-    overwrite = not resume and (folder_run.metrics.exists() or folder_run.checkpoints.exists())  # stopped early
+    resume, overwrite = mode == "resume", mode == "overwrite"
     log.info(f"generator warm-up: {len(ws.train)} gold generation lines, {cfg.gen.warmup_epochs} epochs -> {folder}")
     out = run(SFTObjective(run_config(cfg, folder, tokenizer), splits=ws), ds_path, resume=resume,
               overwrite=overwrite)
