@@ -44,7 +44,7 @@ from pathlib import Path
 from harness import log
 from harness.run import RunDir, atomic_write_json
 
-ROOT = Path(__file__).resolve().parents[1]  # the repository: stages run here, a relative --run-dir is under it
+ROOT = Path(__file__).resolve().parents[3]  # the repository: stages run here, a relative --run-dir is under it
 HARNESS = ["-m", "harness"]  # a stage's entry point, after the launcher
 
 # Embedded default: small enough for < 10 minutes on 2 CPU cores, large enough for a tiny model to learn. Applied
