@@ -23,6 +23,7 @@ from harness.docre.rcp.encoder import build_encoder, is_preset
 from harness.docre.rcp.features import featurize_all, special_ids, train_tiny_tokenizer
 from harness.docre.rcp.model import RCPModel
 from harness.docre.reader import read_docred
+from harness.models.assets import resolve_checkpoint
 from harness.run import atomic_write_json, atomic_write_jsonl
 
 
@@ -58,7 +59,7 @@ def resolve_tokenizer(cfg: RCPConfig, files: RCPFiles, train_docs: list | None):
     """The run's tokenizer. Training (``train_docs`` given; collective): rank 0 saves it to ``files.tokenizer``
     unless there (cfg.tokenizer / the checkpoint's, or for tiny presets one trained on the training documents),
     then every rank loads that copy. Proposing (``train_docs`` None): the saved copy."""
-    from harness.models.tokenizer import load_tokenizer, save_tokenizer
+    from harness.models.tokenizer import save_tokenizer
 
     saved = (files.tokenizer / "tokenizer_config.json").is_file()
     if train_docs is None and not saved:
@@ -66,12 +67,23 @@ def resolve_tokenizer(cfg: RCPConfig, files: RCPFiles, train_docs: list | None):
     if train_docs is not None:
         if dist.rank() == 0 and not saved:
             if cfg.tokenizer or not is_preset(cfg.encoder):
-                tok = load_tokenizer(cfg.tokenizer or cfg.encoder)
+                tok = load_encoder_tokenizer(resolve_checkpoint(cfg.tokenizer or cfg.encoder))
             else:
                 tok = train_tiny_tokenizer(train_docs)
             save_tokenizer(tok, files.tokenizer)
         dist.barrier()  # every rank, whatever it saw on disk
-    return load_tokenizer(files.tokenizer)
+    return load_encoder_tokenizer(files.tokenizer)
+
+
+def load_encoder_tokenizer(path):
+    """A local tokenizer with the pad, cls and sep tokens an RCP sequence needs (no EOS needed, unlike the LLM's)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    missing = [k for k in ("pad_token", "cls_token", "sep_token") if getattr(tok, f"{k}_id") is None]
+    if missing:
+        raise ValueError(f"tokenizer at {path} has no {', '.join(missing)}: RCP needs BERT/RoBERTa-style specials")
+    return tok
 
 
 def build_model(cfg: RCPConfig, tok, *, encoder_config=None) -> RCPModel:
