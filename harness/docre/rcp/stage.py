@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -126,8 +127,11 @@ def rcp_propose(cfg: RCPConfig, *, docs_path: str = "", name: str = "test") -> d
     thr = prop.tune_threshold(tune_probs, tune_y, cfg.threshold_mode, recall_target=cfg.recall_target,
                               fixed=cfg.threshold)
     feats = featurize_all(docs, tok, cfg.max_doc_len)
+    t0 = time.perf_counter()
     probs = prop.predict(model, feats, **kw)
+    seconds = time.perf_counter() - t0
     stats = prop.proposal_stats(feats, probs, thr, labelled=any(d.facts for d in docs))
+    stats.update(predict_s=seconds, docs_per_s=len(feats) / seconds if seconds > 0 else 0.0)  # forward only
     stats.update(source=str(docs_path or data_path(cfg.propose_file, "redocred/test_revised.json")), name=name)
     if dist.rank() == 0:
         atomic_write_json(files.threshold, {"mode": cfg.threshold_mode, "recall_target": cfg.recall_target,
