@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         from harness.eval.plots import plot_epoch_detection
 
         evals = [rec for _, rec in iter_jsonl(RCPFiles(args.run).evals, "evals.jsonl")]
-        plot_epoch_detection(evals, args.plot, title=f"{args.label}\ntuning documents, per epoch")
+        plot_epoch_detection(evals, args.plot, title=f"{args.label}\nheld-out tuning documents, F1-best threshold per epoch")
     for r in rows:
         print(json.dumps({k: r[k] for k in ("name", "threshold", "precision", "recall", "f1", "kept_fraction",
                                             "fact_recall", "train_docs_per_s", "forward_docs_per_s")}))
