@@ -114,3 +114,14 @@ def test_minilm_alignment_changes_the_parser_counts(minilm):
     assert off.dropped["unknown_relation"] == 4 and not off.predictions
     assert on.dropped["unknown_relation"] == 2 and on.aligned_kept == 2
     assert on.report()["aligned_relations"] == {"employed by -> employer": 1, "birthplace -> place of birth": 1}
+
+
+def test_stage_builds_the_aligner_only_when_asked():
+    from harness.config import load_config
+    from harness.docre.config import DocREConfig
+    from harness.docre.stage import relation_aligner
+
+    assert relation_aligner(DocREConfig(), REL) is None  # default 0: off
+    bad = load_config(None, ["decode.relation_align=1.5"], cls=DocREConfig)
+    with pytest.raises(InputError, match="got 1.5"):
+        relation_aligner(bad, REL)  # refused before any model is loaded
