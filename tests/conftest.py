@@ -45,3 +45,12 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.skip("real data not found (set HARNESS_DATA_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The ``minilm-l6`` asset's SentenceEmbedder, loaded once (tests marked ``model``; a missing wheel fails with
+    the asset's one-line error, the project's set-up installs it)."""
+    from harness.models.embed import SentenceEmbedder
+
+    return SentenceEmbedder("minilm-l6")

@@ -102,3 +102,22 @@ def plot_weights_noisy(weights: np.ndarray, is_noisy: np.ndarray, path: str | Pa
     ax.set(xlabel="weight", ylabel="density", title="weights of clean vs corrupted examples")
     ax.legend()
     return _save(fig, path)
+
+
+def plot_epoch_detection(evals: list[dict], path: str | Path, *, title: str) -> Path:
+    """RCP's per-epoch tuning figures (its evals.jsonl: epoch, precision, recall, f1 at the F1-best threshold):
+    F1, precision and recall (%) per epoch, the selected (best) epoch marked."""
+    if not evals:
+        raise ValueError("no epoch records to plot")
+    recs = sorted(evals, key=lambda r: r["epoch"])
+    ep = [r["epoch"] for r in recs]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for key, style in (("f1", "o-"), ("precision", "s--"), ("recall", "^--")):
+        ax.plot(ep, [100 * r[key] for r in recs], style, label=key if key != "f1" else "F1")
+    best = max(recs, key=lambda r: r["f1"])
+    ax.annotate(f"selected: {100 * best['f1']:.2f}", (best["epoch"], 100 * best["f1"]), textcoords="offset points",
+                xytext=(0, 8), ha="center")
+    ax.set(xlabel="epoch", ylabel="related-pair detection (%)", title=title, xticks=ep)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)

@@ -52,6 +52,10 @@ class DecodeConfig:
     batch_examples: int = field(default=4, metadata=NOT_RESULT)  # prompts per generation batch (per rank)
     max_new_tokens: int = 512  # generated tokens per prompt at most
     fuzzy_threshold: float = 90.0  # rapidfuzz fuzz.ratio (0-100) an entity name needs (harness.recipes.docre.parse)
+    relation_align: float = 0.0  # cosine similarity (0, 1] an out-of-set relation answer needs to be mapped to the
+    #   most similar relation name (harness.recipes.docre.align, LMRC appendix B; LMRC's F1 peaked near 0.55); 0 = off:
+    #   out-of-set relations are errors, as in LMRC's reported scores
+    relation_align_model: str = "minilm-l6"  # sentence-embedding model of the alignment (asset or local path)
     only_asked_pairs: bool = True  # drop triples whose pair the prompt did not ask
     ign_eps: bool = False  # ATLOP/DREEAM's +1e-5 in IgnP's denominator (False = the official script)
 

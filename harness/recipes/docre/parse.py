@@ -9,7 +9,10 @@ Reading a generation (one prompt's output):
   Fewer than three, or an empty field ('(|||||'): 'malformed'.
 Mapping a triple:
 - Relation: the rel_info.json name exactly, else the same name ignoring case and repeated whitespace; 'None' (the
-  DocRE prompt's no-relation answer) -> 'none'; anything else -> 'unknown_relation'.
+  DocRE prompt's no-relation answer) -> 'none'; else, with a ``RelationAligner`` (harness.recipes.docre.align, LMRC
+  appendix B), the most similar relation name by sentence embeddings when the cosine reaches its threshold
+  (counted in ``aligned``: "answer -> relation name" -> triples, ``aligned_kept`` of them became predictions);
+  anything else -> 'unknown_relation'.
 - Entity: the prompt name (harness.recipes.docre.prompts.entity_names, duplicate names disambiguated there) exactly, else
   ignoring case and repeated whitespace, else a mention name that belongs to exactly one entity, else the best
   rapidfuzz ``fuzz.ratio`` (case-folded) over the prompt names when it reaches ``fuzzy_threshold`` (0-100) and no
@@ -121,33 +124,50 @@ class ParseResult:
     predictions: list[dict] = field(default_factory=list)  # {title, h_idx, t_idx, r}
     dropped: Counter = field(default_factory=Counter)  # reason -> count
     n_pieces: int = 0  # candidate triple strings read
+    aligned: Counter = field(default_factory=Counter)  # "answer -> relation name" -> triples aligned that way
+    aligned_kept: int = 0  # predictions whose relation was aligned (the rest dropped later for another reason)
 
     def report(self) -> dict:
         return {"n_pieces": self.n_pieces, "n_predictions": len(self.predictions),
-                "dropped": {r: self.dropped.get(r, 0) for r in REASONS}}
+                "dropped": {r: self.dropped.get(r, 0) for r in REASONS},
+                "aligned": sum(self.aligned.values()), "aligned_kept": self.aligned_kept,
+                "aligned_relations": dict(self.aligned.most_common())}
 
 
-def _map(tr: Triple, rels: RelationMap, ents: EntityMap, asked) -> tuple[tuple[int, int, str] | None, str]:
+def _relation(name: str, rels: RelationMap, aligner, result: ParseResult) -> tuple[str | None, bool]:
+    """(relation id or None, whether it came from the aligner); an alignment is counted in ``result``."""
+    pid = rels.get(name)
+    if pid is not None or aligner is None:
+        return pid, False
+    pid, _, rel_name = aligner.align(name)
+    if pid is not None:
+        result.aligned[f"{_norm(name)} -> {rel_name}"] += 1
+    return pid, pid is not None
+
+
+def _map(tr: Triple, rels: RelationMap, ents: EntityMap, asked, aligner,
+         result: ParseResult) -> tuple[tuple[int, int, str] | None, str, bool]:
     if _norm(tr.relation) == "none":
-        return None, "none"
-    pid = rels.get(tr.relation)
+        return None, "none", False
+    pid, aligned = _relation(tr.relation, rels, aligner, result)
     if pid is None:
-        return None, "unknown_relation"
+        return None, "unknown_relation", False
     h, t = ents.get(tr.head), ents.get(tr.tail)
     if h is None or t is None:
-        return None, "unmatched_head" if h is None else "unmatched_tail"
+        return None, "unmatched_head" if h is None else "unmatched_tail", aligned
     if h == t:
-        return None, "self_pair"
+        return None, "self_pair", aligned
     if asked is not None and (h, t) not in asked:
-        return None, "pair_not_asked"
-    return (h, t, pid), ""
+        return None, "pair_not_asked", aligned
+    return (h, t, pid), "", aligned
 
 
 def parse_generation(text: str, doc: Document, relations: dict[str, str], *, asked=None,
                      threshold: float = FUZZY_THRESHOLD, result: ParseResult | None = None,
-                     seen: set | None = None) -> ParseResult:
+                     seen: set | None = None, aligner=None) -> ParseResult:
     """Add the predictions of one generation for ``doc`` to ``result``. ``asked``: the prompt's pairs (None: any
-    pair); ``seen``: the (h, t, r) already kept for this document (duplicates across its prompts)."""
+    pair); ``seen``: the (h, t, r) already kept for this document (duplicates across its prompts); ``aligner``: a
+    ``harness.recipes.docre.align.RelationAligner`` for relations outside the set (None: they are dropped)."""
     result = result if result is not None else ParseResult()
     seen = seen if seen is not None else set()
     rels, ents = RelationMap(relations), EntityMap(doc, threshold)
@@ -155,22 +175,24 @@ def parse_generation(text: str, doc: Document, relations: dict[str, str], *, ask
     for piece in pieces(text):
         result.n_pieces += 1
         tr = split_fields(fields_of(piece), rels, ents)
-        key, why = _map(tr, rels, ents, asked) if tr is not None else (None, "malformed")
+        key, why, aligned = _map(tr, rels, ents, asked, aligner, result) if tr is not None else (None, "malformed",
+                                                                                                  False)
         if key is not None and key in seen:
             key, why = None, "duplicate"
         if key is None:
             result.dropped[why] += 1
             continue
         seen.add(key)
+        result.aligned_kept += aligned
         result.predictions.append({"title": doc.title, "h_idx": key[0], "t_idx": key[1], "r": key[2]})
     return result
 
 
 def parse_outputs(outputs: list[tuple], docs: list[Document], relations: dict[str, str], *,
-                  only_asked: bool = True, threshold: float = FUZZY_THRESHOLD) -> ParseResult:
+                  only_asked: bool = True, threshold: float = FUZZY_THRESHOLD, aligner=None) -> ParseResult:
     """``outputs``: (document index, asked pairs, generated text) per prompt -> every prediction and the counts."""
     result, seen = ParseResult(), {}
     for doc_i, pairs, text in outputs:
         parse_generation(text, docs[doc_i], relations, asked=pairs if only_asked else None, threshold=threshold,
-                         result=result, seen=seen.setdefault(doc_i, set()))
+                         result=result, seen=seen.setdefault(doc_i, set()), aligner=aligner)
     return result

@@ -151,19 +151,30 @@ def predict_stage(cfg: DocREConfig, inputs: Inputs, prompts: list[Prompt], model
     from harness.recipes.docre.llm import generate
 
     files, name, dc = DocREFiles(cfg.run_dir), inputs.eval_name, cfg.decode
+    aligner = relation_aligner(cfg, inputs.relations) if dist.rank() == 0 else None  # before decoding: fail early
     texts = generate(model, tokenizer, prompts, batch_examples=dc.batch_examples, max_new_tokens=dc.max_new_tokens)
     if dist.rank() != 0:
         return None
     atomic_write_jsonl(files.generations(name), ({**p.to_json(), "prompt": None, "generation": t}
                                                  for p, t in zip(prompts, texts)))
     parsed = parse_outputs([(p.doc, p.pairs, t) for p, t in zip(prompts, texts)], inputs.eval, inputs.relations,
-                           only_asked=dc.only_asked_pairs, threshold=dc.fuzzy_threshold)
+                           only_asked=dc.only_asked_pairs, threshold=dc.fuzzy_threshold,
+                           aligner=aligner)
     atomic_write_json(files.predictions(name), parsed.predictions)
     res = evaluate_stage(cfg, inputs, parsed.predictions)
     res["parse"] = parsed.report()
     res.update(n_prompts=len(prompts), model=str(model_dir), config=cfg.to_dict(), git_revision=git_revision())
     atomic_write_json(files.eval_json(name), res)
     return res
+
+
+def relation_aligner(cfg: DocREConfig, relations: dict[str, str]):
+    """The decode config's sentence-embedding relation aligner, or None when ``decode.relation_align`` is 0."""
+    if cfg.decode.relation_align == 0:
+        return None
+    from harness.recipes.docre.align import RelationAligner
+
+    return RelationAligner(relations, cfg.decode.relation_align, cfg.decode.relation_align_model)
 
 
 def evaluate_stage(cfg: DocREConfig, inputs: Inputs, predictions: list[dict]) -> dict:

@@ -102,3 +102,24 @@ def test_rcp_modules_import_without_deepspeed():
             "import harness.recipes.docre.rcp.train, harness.recipes.docre.rcp.stage\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_grouped_bilinear_gradients_match_the_outer_product_form():
+    """The forward without the materialised outer product has the gradients of ATLOP's literal form:
+    linear(flatten(zh_block outer zt_block)) (float64)."""
+    torch.manual_seed(1)
+    emb, bs = 12, 4
+    gb = GroupedBilinear(emb, bs).double()
+    zh = torch.randn(7, emb, dtype=torch.float64, requires_grad=True)
+    zt = torch.randn(7, emb, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(7, dtype=torch.float64)
+    (gb(zh, zt) * g).sum().backward()
+    got = [zh.grad.clone(), zt.grad.clone(), gb.linear.weight.grad.clone(), gb.linear.bias.grad.clone()]
+    for t in (zh, zt, gb.linear.weight, gb.linear.bias):
+        t.grad = None
+    k = emb // bs
+    outer = zh.view(-1, k, bs, 1) * zt.view(-1, k, 1, bs)
+    (gb.linear(outer.reshape(-1, emb * bs)).squeeze(-1) * g).sum().backward()
+    want = [zh.grad, zt.grad, gb.linear.weight.grad, gb.linear.bias.grad]
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -31,8 +31,9 @@ class RCPConfig:
     heldout_fraction: float = 0.2  # offline protocol: fraction of dev documents held out (epoch + threshold)
     split_seed: int = 13  # offline protocol: seed of the dev split
     max_docs: int = 0  # 0 = all; else the first N documents of each file (quick runs)
-    encoder: str = "tiny-roberta"  # local HF encoder checkpoint (RoBERTa, BERT, ...) or tiny-roberta | tiny-bert
-    tokenizer: str = ""  # tokenizer path ("" = the checkpoint's; tiny presets train one on the training words)
+    encoder: str = "tiny-roberta"  # local HF encoder checkpoint (RoBERTa, BERT, ...), a model asset (minilm-l6:
+    #   pretrained 6-layer BERT, harness.models.assets) or tiny-roberta | tiny-bert (random init)
+    tokenizer: str = ""  # tokenizer path or asset ("" = the checkpoint's; tiny presets train one on the words)
     max_len: int = 512  # encoder window in tokens (specials included); longer documents run as two chunks
     max_doc_len: int = 1022  # document length cap in tokens (specials included; at most 2 * max_len - 2, what two
     #   windows cover: ATLOP's 1024 left 2 tokens in the middle unseen); tokens past it are cut

@@ -1,5 +1,5 @@
-"""The RCP encoder: a local Hugging Face checkpoint (any ``AutoModel`` encoder with attentions) or a tiny random-init
-preset, and ATLOP's two-chunk encoding of documents longer than the encoder's window.
+"""The RCP encoder: a local Hugging Face checkpoint (any ``AutoModel`` encoder with attentions), a checked model asset
+(``minilm-l6``: harness.models.assets, a pretrained 6-layer BERT) or a tiny random-init preset, and ATLOP's two-chunk encoding of documents longer than the encoder's window.
 
 Two chunks (ATLOP's ``process_long_input``). A sequence of length ``l`` (specials included) within the window ``w``
 runs as it is. A longer one (``l <= 2w - s - e``, what ``max_doc_len`` allows) runs as two sequences of ``w`` tokens:
@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import torch
 
+from harness.models.assets import resolve_checkpoint
+
+POOLED_TYPES = ("bert", "roberta", "xlm-roberta")  # encoders built with a pooler unless told not to
 PRESETS = {
     "tiny-roberta": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128),
     "tiny-bert": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128),
@@ -39,18 +42,25 @@ def preset_config(spec: str, *, vocab_size: int, pad_id: int, max_len: int, drop
     return BertConfig(**kw, max_position_embeddings=max_len)
 
 
+def _no_pooler(config) -> dict:
+    """BERT / RoBERTa without their pooler: RCP reads token states only, and an unused pooler would get no
+    gradient (a checkpoint's pooler weights are then left unloaded, which transformers reports)."""
+    return {"add_pooling_layer": False} if config.model_type in POOLED_TYPES else {}
+
+
 def build_encoder(spec: str, *, vocab_size: int, pad_id: int, max_len: int, dropout: float = 0.0, seed: int = 0,
                   config=None):
     """The encoder with eager attention (attention maps are needed). ``config``: rebuild from a saved config
     (the encoder of a trained RCP model, weights loaded afterwards)."""
-    from transformers import AutoModel
+    from transformers import AutoConfig, AutoModel
 
-    kw = {"add_pooling_layer": False} if is_preset(spec) else {}  # presets are BERT/RoBERTa: no unused pooler
     if config is not None or is_preset(spec):
         torch.manual_seed(seed)
         cfg = config or preset_config(spec, vocab_size=vocab_size, pad_id=pad_id, max_len=max_len, dropout=dropout)
-        return AutoModel.from_config(cfg, attn_implementation="eager", **kw)
-    model = AutoModel.from_pretrained(spec, attn_implementation="eager", local_files_only=True)
+        return AutoModel.from_config(cfg, attn_implementation="eager", **_no_pooler(cfg))
+    path = resolve_checkpoint(spec)
+    kw = _no_pooler(AutoConfig.from_pretrained(path, local_files_only=True))
+    model = AutoModel.from_pretrained(path, attn_implementation="eager", local_files_only=True, **kw)
     if model.config.max_position_embeddings < max_len:
         raise ValueError(f"encoder {spec} has {model.config.max_position_embeddings} positions, fewer than "
                          f"max_len={max_len}; lower max_len")

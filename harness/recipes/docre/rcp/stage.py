@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 
 from harness import dist, log
 from harness.cli import InputError, input_errors
+from harness.models.assets import resolve_checkpoint
 from harness.recipes.docre.rcp import propose as prop
 from harness.recipes.docre.rcp.config import RCPConfig, RCPFiles, check, data_path, model_fields
 from harness.recipes.docre.rcp.encoder import build_encoder, is_preset
@@ -58,7 +60,7 @@ def resolve_tokenizer(cfg: RCPConfig, files: RCPFiles, train_docs: list | None):
     """The run's tokenizer. Training (``train_docs`` given; collective): rank 0 saves it to ``files.tokenizer``
     unless there (cfg.tokenizer / the checkpoint's, or for tiny presets one trained on the training documents),
     then every rank loads that copy. Proposing (``train_docs`` None): the saved copy."""
-    from harness.models.tokenizer import load_tokenizer, save_tokenizer
+    from harness.models.tokenizer import save_tokenizer
 
     saved = (files.tokenizer / "tokenizer_config.json").is_file()
     if train_docs is None and not saved:
@@ -66,12 +68,23 @@ def resolve_tokenizer(cfg: RCPConfig, files: RCPFiles, train_docs: list | None):
     if train_docs is not None:
         if dist.rank() == 0 and not saved:
             if cfg.tokenizer or not is_preset(cfg.encoder):
-                tok = load_tokenizer(cfg.tokenizer or cfg.encoder)
+                tok = load_encoder_tokenizer(resolve_checkpoint(cfg.tokenizer or cfg.encoder))
             else:
                 tok = train_tiny_tokenizer(train_docs)
             save_tokenizer(tok, files.tokenizer)
         dist.barrier()  # every rank, whatever it saw on disk
-    return load_tokenizer(files.tokenizer)
+    return load_encoder_tokenizer(files.tokenizer)
+
+
+def load_encoder_tokenizer(path):
+    """A local tokenizer with the pad, cls and sep tokens an RCP sequence needs (no EOS needed, unlike the LLM's)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    missing = [k for k in ("pad_token", "cls_token", "sep_token") if getattr(tok, f"{k}_id") is None]
+    if missing:
+        raise ValueError(f"tokenizer at {path} has no {', '.join(missing)}: RCP needs BERT/RoBERTa-style specials")
+    return tok
 
 
 def build_model(cfg: RCPConfig, tok, *, encoder_config=None) -> RCPModel:
@@ -117,8 +130,11 @@ def rcp_propose(cfg, *, docs_path: str = "", name: str = "test") -> dict:
     thr = prop.tune_threshold(tune_probs, tune_y, r.threshold_mode, recall_target=r.recall_target,
                               fixed=r.threshold)
     feats = featurize_all(docs, tok, r.max_doc_len)
+    t0 = time.perf_counter()
     probs = prop.predict(model, feats, **kw)
+    seconds = time.perf_counter() - t0
     stats = prop.proposal_stats(feats, probs, thr, labelled=any(d.facts for d in docs))
+    stats.update(predict_s=seconds, docs_per_s=len(feats) / seconds if seconds > 0 else 0.0)  # forward only
     stats.update(source=str(docs_path or data_path(r.propose_file, "redocred/test_revised.json")), name=name)
     if dist.rank() == 0:
         atomic_write_json(files.threshold, {"mode": r.threshold_mode, "recall_target": r.recall_target,
