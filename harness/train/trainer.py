@@ -251,3 +251,13 @@ def run(objective, ds_path=None, **kw) -> dict:
         return trainer.build().train()
     finally:
         trainer.release_files()
+
+
+def finish(out: dict) -> int:
+    """The end of a training command: the "done" line, then the engine dropped before the process group goes
+    (see harness.dist.destroy). Returns the exit status 0."""
+    last = f", last step's loss {out['losses'][-1]:.4f}" if out["losses"] else " (nothing left to train)"
+    log.info(f"done: {out['steps']} steps{last}, run dir {out['run_dir']}")
+    out.pop("engine", None)
+    dist.destroy()
+    return 0

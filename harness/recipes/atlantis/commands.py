@@ -31,19 +31,14 @@ EXPORT_HINT = ("give the folder `atlantis train` exported (<run_dir>/export), or
 
 
 def train(args) -> int:
-    from harness import dist, log
     from harness.config import load_config
     from harness.train.sft import SFTObjective
-    from harness.train.trainer import run
+    from harness.train.trainer import finish, run
 
     cfg = load_config(args.config, args.set)
     out = run(SFTObjective(cfg), args.ds, resume=args.resume, overwrite=args.overwrite,
               dist_timeout_s=args.dist_timeout, export=not args.no_export)  # input errors: one line, exit 2
-    last = f", last step's loss {out['losses'][-1]:.4f}" if out["losses"] else " (nothing left to train)"
-    log.info(f"done: {out['steps']} steps{last}, run dir {out['run_dir']}")
-    del out  # drop the engine before the process group goes (see harness.dist.destroy)
-    dist.destroy()
-    return 0
+    return finish(out)
 
 
 def export(args) -> int:

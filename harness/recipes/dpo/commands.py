@@ -14,19 +14,15 @@ from harness.cli import RESUME_EXPLICIT, Command
 
 def train(args, on_step=None) -> int:
     """``on_step``: a test hook called after each optimizer step (tests/train/dpo_driver.py)."""
-    from harness import dist, log
     from harness.config import load_config
     from harness.recipes.dpo.objective import run_dpo
+    from harness.train.trainer import finish
 
     sets = args.set + ([f"dpo.pairs_file={args.pairs}"] if args.pairs else [])
     cfg = load_config(args.config, sets)
     out = run_dpo(cfg, args.ds, resume=args.resume, overwrite=args.overwrite, dist_timeout_s=args.dist_timeout,
                   export=not args.no_export, on_step=on_step)
-    last = f", last step's loss {out['losses'][-1]:.4f}" if out["losses"] else " (nothing left to train)"
-    log.info(f"done: {out['steps']} steps{last}, run dir {out['run_dir']}")
-    del out  # drop the engine before the process group goes (see harness.dist.destroy)
-    dist.destroy()
-    return 0
+    return finish(out)
 
 
 def _train_args(p) -> None:
