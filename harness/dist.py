@@ -100,12 +100,22 @@ def init(timeout_s: float | None = None) -> DistInfo:
         backend = os.environ.get("HARNESS_DIST_BACKEND") or ("nccl" if torch.cuda.is_available() else "gloo")
         if "nccl" in backend:
             device_for(info)
-        kwargs = {}
-        if timeout_s is None:
-            timeout_s = float(os.environ.get("HARNESS_DIST_TIMEOUT_S", 1800))
-        kwargs["timeout"] = datetime.timedelta(seconds=timeout_s)
-        dist.init_process_group(backend=backend, **kwargs)
+        dist.init_process_group(backend=backend, timeout=_timeout(timeout_s))
+    elif timeout_s is not None:
+        _timeout(timeout_s)  # a group made elsewhere (tests): the host group still gets the caller's bound
     return info
+
+
+_bound: dict = {}  # {"s": seconds}: the timeout of the last init, which the host group gets as well
+
+
+def _timeout(seconds: float | None = None) -> datetime.timedelta:
+    """The collective timeout: ``seconds`` when given (and remembered), else the one remembered by ``init``, else
+    $HARNESS_DIST_TIMEOUT_S, else 30 minutes. One value bounds both groups: a host-group barrier must not wait
+    longer than a device collective would."""
+    if seconds is not None:
+        _bound["s"] = float(seconds)
+    return datetime.timedelta(seconds=_bound.get("s", float(os.environ.get("HARNESS_DIST_TIMEOUT_S", 1800))))
 
 
 def is_initialized() -> bool:
@@ -130,7 +140,7 @@ def host_group():
         return None
     default = dist.group.WORLD
     if _host.get("for") is not default:
-        group = default if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+        group = default if dist.get_backend() == "gloo" else dist.new_group(backend="gloo", timeout=_timeout())
         _host.update({"for": default, "group": group})
     return _host["group"]
 
