@@ -176,6 +176,45 @@ def all_gather_object(obj) -> list:
     return out
 
 
+def from_main(obj):
+    """Rank 0's ``obj`` on every rank (a pickled broadcast on the host group; ``obj`` itself for one process). For a
+    decision rank 0 makes that decides whether a collective follows (RCP's "improved")."""
+    if not (is_initialized() and world() > 1):
+        return obj
+    box = [obj if rank() == 0 else None]
+    dist.broadcast_object_list(box, src=0, group=host_group())
+    return box[0]
+
+
+class RankZeroFailed(RuntimeError):
+    """Raised on the other ranks when rank-0-only work failed (the message names rank 0's exception)."""
+
+
+def on_main(fn, what: str):
+    """Run ``fn()`` on rank 0 only; every rank learns the outcome before going on, so a failure there ends all
+    ranks together instead of leaving the others in the next collective until the timeout. Rank 0 re-raises its
+    own exception; the others raise ``InputError`` for an input error (rank 0 prints the one line) and
+    ``RankZeroFailed`` for anything else, naming ``what`` and rank 0's exception. Returns ``fn()``'s value on
+    rank 0, None elsewhere. A collective (all ranks call it), like ``runstate.claim_run_folder``."""
+    if not (is_initialized() and world() > 1):
+        return fn()
+    from harness.cli import InputError
+
+    value, err = None, None
+    if rank() == 0:
+        try:
+            value = fn()
+        except Exception as e:  # shared with every rank below, then re-raised here unchanged
+            err = e
+    outcome = all_gather_object(None if err is None else (isinstance(err, InputError), f"{type(err).__name__}: {err}"))[0]
+    if err is not None:
+        raise err
+    if outcome is not None:
+        is_input, msg = outcome
+        raise (InputError if is_input else RankZeroFailed)(f"rank 0 failed {what}: {msg}")
+    return value
+
+
 def shard_range(n: int, rank_: int, world_: int) -> range:
     """Contiguous, balanced shard of ``range(n)`` for ``rank_`` (sizes differ by at most one)."""
     base, extra = divmod(n, world_)

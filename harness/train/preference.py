@@ -203,11 +203,11 @@ def score_reference(cfg, pairs: list[Pair], enc: Encoded, tokenizer, on_batch=No
     out = ref_scores_dir(cfg)
     device = dist.device_for(dist.env_info())
     ident = reference_identity(cfg, len(tokenizer), tokenizer)
-    if dist.rank() == 0:
-        store.prepare(out, ref_header(cfg, pairs, enc, device), {s: ident for s in SIDES},
-                      extra={"git_revision": git_revision(), "library_versions": library_versions(),
-                             "pairs_file": str(cfg.dpo.pairs_file)})
-    dist.barrier()
+    header = ref_header(cfg, pairs, enc, device)
+    dist.on_main(lambda: store.prepare(out, header, {s: ident for s in SIDES},
+                                       extra={"git_revision": git_revision(), "library_versions": library_versions(),
+                                              "pairs_file": str(cfg.dpo.pairs_file)}),
+                 f"to prepare the reference scores folder {out}")
     arrays = PairArrays(*(store.open_arrays(out, s, len(pairs), "r+") for s in SIDES))
     if arrays.done.all():
         return out
