@@ -49,6 +49,7 @@ def test_dist_helpers_work_under_the_twin(twin):
         assert rec["all_reduce_sum"] == [3.0]
         assert rec["all_reduce_max"] == [10]
         assert rec["all_gather_object"] == [{"rank": 0}, {"rank": 1}]
+        assert rec["from_main"] == {"rank": 0, "f1": 0.5}
 
 
 @pytest.mark.slow
@@ -66,6 +67,7 @@ def test_dist_helpers_are_identity_for_one_process():
     t = torch.tensor([2.0])
     assert dist.all_reduce_sum(t) is t and t.item() == 2.0
     assert dist.all_gather_object("x") == ["x"]
+    assert dist.from_main("x") == "x" and dist.on_main(lambda: 3, "three") == 3
     assert dist.host_group() is None
     dist.barrier()
 

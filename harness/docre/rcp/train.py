@@ -189,6 +189,7 @@ class RCPTrainer:
         y = np.asarray([v for f in self.tune_feats for v in f.labels])
         thr = prop.tune_threshold(p, y, "f1") if y.sum() else 0.5
         rec = {"step": self.step, "epoch": self.epoch, **prop.detection(p, y, thr)}
+        rec = dist.from_main(rec)  # rank 0's figures decide "improved" on every rank: a ZeRO-3 collective follows
         improved = rec["f1"] > self.best_f1
         if improved:
             self.best_f1, self.best_epoch = rec["f1"], self.epoch
