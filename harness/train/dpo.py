@@ -163,11 +163,13 @@ class DPOTrainer(Trainer):
         return self.prepare().score_reference().build()
 
     def score_reference(self, on_batch=None) -> DPOTrainer:
-        pref.score_reference(self.cfg, self.pairs, self.seq_enc, self.tok, on_batch=on_batch)
+        pref.score_reference(self.cfg, self.pairs, self.seq_enc, self.tok, on_batch=on_batch,
+                             train_dtype=eng.training_dtype(self.cfg.model.dtype, self.ds_config))
         return self
 
     def build(self) -> DPOTrainer:
-        self.ref = pref.load_reference(self.cfg, self.pairs, self.seq_enc, self.tok)
+        self.ref = pref.load_reference(self.cfg, self.pairs, self.seq_enc, self.tok,
+                                       train_dtype=eng.training_dtype(self.cfg.model.dtype, self.ds_config))
         super().build()
         return self
 
