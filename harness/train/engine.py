@@ -115,10 +115,13 @@ def construct_model(model_cfg, *, vocab_size: int, pad_id: int, eos_id: int, see
         return build_model(model_cfg.large, **kw), None
     from transformers.integrations import HfDeepSpeedConfig
 
-    # Random-init presets: zero.Init draws a different random stream than a plain build, so the seeded plain
-    # init is built first (presets are small test/benchmark models) and copied into the partitioned model;
-    # checkpoints load their weights partitioned, shard by shard, and never exist whole on one rank.
-    init = build_model(model_cfg.large, **kw).state_dict() if is_preset(model_cfg.large) else None
+    # Tiny random-init presets: zero.Init draws a different random stream than a plain build, so the seeded plain
+    # init is built first and copied into the partitioned model (the ZeRO-3 parity tests compare against the plain
+    # engine). Shape presets (``*-shape``: benchmark and planning sizes up to 7B) are built once, partitioned, with
+    # HF's own init: a plain 7B build first would cost a second full model per worker. Checkpoints load their
+    # weights partitioned, shard by shard, and never exist whole on one rank.
+    tiny = is_preset(model_cfg.large) and not model_cfg.large.endswith("-shape")
+    init = build_model(model_cfg.large, **kw).state_dict() if tiny else None
     keep = HfDeepSpeedConfig(ds_config)
     model = build_model(model_cfg.large, **kw)
     if init is not None:
