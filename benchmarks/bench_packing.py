@@ -2,7 +2,7 @@
 efficiency.
 
     python benchmarks/bench_packing.py [--model qwen2-0.5b-shape] [--dataset semeval] [--data-dir DIR]
-        [--micro-batch 8] [--order harness|random] [--warmup 1 --steps 3] [--score-examples 64 --score-tokens 1024]
+        [--micro-batch 8] [--order both|harness|random] [--warmup 1 --steps 3] [--score-examples 64 --score-tokens 1024]
         [--out CSV]
 
 Lengths: the dataset's training split (``--dataset``, files in ``--data-dir``, default
@@ -11,13 +11,16 @@ its default template and tokenised the way a preset run does it (harness.models.
 1024 ids trained on the rendered training prompts), causal layout (prompt + label + EOS). The token ids index the
 model's real vocabulary; only the lengths matter here. Each row records the mean/min/max example length.
 
-Training (rows ``phase=train``, one per layout): the first ``--warmup + --steps`` micro-batches of ``--micro-batch``
-examples in the order ``--order``: ``harness`` = harness.train.data's (length-grouped global batches of one
-micro-batch, world 1), ``random`` = a seeded random draw (the issue's "random micro-batches"). Both layouts get the
-same examples per step: one model and AdamW (harness.train.engine.PlainEngine, fp32, token normalisation, unit
-weights), the layouts alternating step by step (padded first on even steps) so both see the same machine load; the
-first step's losses of the two layouts are checked to agree (rtol 1e-4; the run fails otherwise). step_s = median
-of the timed steps; tokens/s = real (non-pad) tokens / step_s; padding = 1 - real tokens / token slots (rows x
+Training (rows ``phase=train``, one per layout and order): the first ``--warmup + --steps`` micro-batches of
+``--micro-batch`` examples in each order of ``--order`` (default ``both``, in this one run and process):
+``harness`` = harness.train.data's (length-grouped global batches of one micro-batch, world 1), ``random`` = a
+seeded random draw (the issue's "random micro-batches"). Three layouts get the same examples per step: ``padded``
+(sdpa), ``packed`` (the 4-D block mask under sdpa: dense row x row attention) and ``packed_segments``
+(harness.models.attention's ``sdpa_segments``: one causal SDPA per example, the masked blocks never computed); one
+model and AdamW (harness.train.engine.PlainEngine, fp32, token normalisation, unit weights), the layouts rotating
+step by step so all see the same machine load; the first step's losses of the layouts are checked to agree (rtol
+1e-4; the run fails otherwise). step_s = median of the timed steps; tokens/s = real (non-pad) tokens / step_s;
+speedup = padded step_s / the layout's (same order, same run); padding = 1 - real tokens / token slots (rows x
 width) over the timed steps. Packed rows hold up to ``--tokens-per-micro-batch`` tokens (train's default 4096: one
 row per micro-batch at RE lengths).
 
@@ -74,57 +77,81 @@ def micro_batches(enc, n: int, micro: int, order: str) -> list[list[int]]:
     return [sorted(b, key=lambda i: (enc.n_tokens(i), i)) for b in batches[:n]]  # as rank_micro_batches orders
 
 
+LAYOUTS = ("padded", "packed", "packed_segments")  # packed: 4-D block mask under sdpa; _segments: sdpa_segments
+ATTN = {"padded": "sdpa", "packed": "sdpa", "packed_segments": "sdpa_segments"}
+
+
 def layouts(enc, idx: list[int], row_tokens: int) -> dict[str, dict]:
-    return {"padded": collate(enc, idx), "packed": pack(enc, idx, row_tokens)}
+    packed = pack(enc, idx, row_tokens)
+    return {"padded": collate(enc, idx), "packed": packed, "packed_segments": packed}
+
+
+def _use(model, layout: str) -> None:
+    """The layout's attention function (transformers reads config._attn_implementation at every forward)."""
+    model.config._attn_implementation = ATTN[layout]
 
 
 @torch.no_grad()
 def first_losses(engine, batches: dict[str, dict], n: int) -> dict[str, float]:
-    """Both layouts' losses of the first micro-batch before any step (the run fails unless they agree)."""
+    """Every layout's loss of the first micro-batch before any step (the run fails unless they agree)."""
     from harness.train.normaliser import batch_normaliser
 
-    out = {k: float(engine.forward(b, torch.ones(n), batch_normaliser(b, "causal", "token"))) for k, b in
-           batches.items()}
-    if not np.isclose(out["packed"], out["padded"], rtol=1e-4):
-        raise SystemExit(f"first-step losses disagree: packed {out['packed']} vs padded {out['padded']}")
+    out = {}
+    for k, b in batches.items():
+        _use(engine.model, k)
+        out[k] = float(engine.forward(b, torch.ones(n), batch_normaliser(b, "causal", "token")))
+    for k in LAYOUTS[1:]:
+        if not np.isclose(out[k], out["padded"], rtol=1e-4):
+            raise SystemExit(f"first-step losses disagree: {k} {out[k]} vs padded {out['padded']}")
     return out
 
 
 def train_rows(args, enc, tok, model_spec: str) -> list[dict]:
+    """Every order of ``args.order`` in this one run and process (one model, one AdamW): per step the three
+    layouts of the same micro-batch, in a rotating order so each sees the same machine load."""
     from harness.models.load import build_model
     from harness.train.engine import PlainEngine
     from harness.train.normaliser import batch_normaliser
 
     torch.manual_seed(0)
-    model = build_model(model_spec, vocab_size=len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id)
+    model = build_model(model_spec, vocab_size=len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id,
+                        attn_impl="sdpa")
     n = args.warmup + args.steps
-    engine = PlainEngine(model, TrainConfig(norm_mode="token", lr=1e-5, micro_batch=args.micro_batch), n * 2)
-    times = {"padded": [], "packed": []}
-    stats = {k: [0, 0] for k in times}  # real tokens, token slots over the timed steps
-    order = micro_batches(enc, n, args.micro_batch, args.order)
-    first = first_losses(engine, layouts(enc, order[0], args.tokens_per_micro_batch), len(order[0]))
-    for step, idx in enumerate(order):
-        b = layouts(enc, idx, args.tokens_per_micro_batch)
-        for name in (("padded", "packed") if step % 2 == 0 else ("packed", "padded")):
-            t0 = time.perf_counter()
-            loss = engine.forward(b[name], torch.ones(len(idx)), batch_normaliser(b[name], "causal", "token"))
-            engine.backward(loss)
-            engine.step()
-            dt = time.perf_counter() - t0
-            if step >= args.warmup:
-                times[name].append(dt)
-                stats[name][0] += int(b[name]["attention_mask"].sum())
-                stats[name][1] += b[name]["input_ids"].numel()
-        print(f"step {step}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items() if v), flush=True)
+    orders = ("harness", "random") if args.order == "both" else (args.order,)
+    engine = PlainEngine(model, TrainConfig(norm_mode="token", lr=1e-5, micro_batch=args.micro_batch),
+                         n * len(LAYOUTS) * len(orders))
     out = []
-    for name in ("padded", "packed"):
-        step_s = statistics.median(times[name])
-        real, slots = stats[name]
-        out.append({"phase": "train", "layout": name, "order": args.order, "micro_batch": args.micro_batch,
-                    "steps": args.steps, "step_s": round(step_s, 4),
-                    "tokens_per_s": round(real / args.steps / step_s, 2),
-                    "padding": round(1 - real / slots, 4), "first_loss": first[name]})
-    out[1]["speedup"] = round(out[0]["step_s"] / out[1]["step_s"], 3)
+    for order_name in orders:
+        times = {k: [] for k in LAYOUTS}
+        stats = {k: [0, 0] for k in times}  # real tokens, token slots over the timed steps
+        order = micro_batches(enc, n, args.micro_batch, order_name)
+        first = first_losses(engine, layouts(enc, order[0], args.tokens_per_micro_batch), len(order[0]))
+        for step, idx in enumerate(order):
+            b = layouts(enc, idx, args.tokens_per_micro_batch)
+            for name in LAYOUTS[step % 3:] + LAYOUTS[:step % 3]:
+                _use(model, name)
+                t0 = time.perf_counter()
+                loss = engine.forward(b[name], torch.ones(len(idx)), batch_normaliser(b[name], "causal", "token"))
+                engine.backward(loss)
+                engine.step()
+                dt = time.perf_counter() - t0
+                if step >= args.warmup:
+                    times[name].append(dt)
+                    stats[name][0] += int(b[name]["attention_mask"].sum())
+                    stats[name][1] += b[name]["input_ids"].numel()
+            print(f"{order_name} step {step}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items() if v),
+                  flush=True)
+        rows = []
+        for name in LAYOUTS:
+            step_s = statistics.median(times[name])
+            real, slots = stats[name]
+            rows.append({"phase": "train", "layout": name, "attn": ATTN[name], "order": order_name,
+                         "micro_batch": args.micro_batch, "steps": args.steps, "step_s": round(step_s, 4),
+                         "tokens_per_s": round(real / args.steps / step_s, 2),
+                         "padding": round(1 - real / slots, 4), "first_loss": first[name]})
+        for r in rows[1:]:
+            r["speedup"] = round(rows[0]["step_s"] / r["step_s"], 3)  # vs padded, same order, same run
+        out += rows
     return out
 
 
@@ -178,7 +205,7 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--max-examples", type=int, default=0, help="0 = the whole training split")
     ap.add_argument("--micro-batch", type=int, default=8)
     ap.add_argument("--tokens-per-micro-batch", type=int, default=TrainConfig().tokens_per_micro_batch)
-    ap.add_argument("--order", choices=("harness", "random"), default="harness")
+    ap.add_argument("--order", choices=("both", "harness", "random"), default="both")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--score-examples", type=int, default=64)

@@ -9,7 +9,11 @@ DeepSpeed ZeRO-3 (DSEngine, one process) on GPU. Both compute the same step obje
 are checked to agree (the run fails otherwise).
 
 Batches: ``micro_batch`` sequences of ``seq`` random token ids (no padding), the last ``labels`` positions being
-label tokens (RE-length: seq 100, 5 labels). Each step = forward + backward + optimizer step (AdamW, grad clip).
+label tokens (RE-length: seq 100, 5 labels). Packed cases (TrainCase.pack_len > 0, the harness default layout):
+``micro_batch`` rows of ``seq`` tokens, each holding examples of ~pack_len tokens (make_packed_batch), attention
+confined to each example by the case's ``attn`` (sdpa: the 4-D block mask; sdpa_segments: per-example SDPA); only
+label_rows runs them (the baseline's HF forward knows no packed rows), and their FLOPs/token take the attention
+span of one example (pack_len), not the row. Cases with ``baseline=False`` (packed rows, 7B) run label_rows only. Each step = forward + backward + optimizer step (AdamW, grad clip).
 Timing: ``--warmup`` untimed steps (the first allocates the optimizer state) then the median of ``--steps``
 timed steps. On a plain engine (CPU) the reported ``step_s`` comes from an *interleaved* worker: one model and
 optimizer, the loss module alternating label_rows / baseline step by step, so both see the same load on a shared
@@ -100,6 +104,31 @@ def make_batch(batch: int, seq: int, n_labels: int, vocab: int, seed: int = 0, d
     return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
 
 
+def make_packed_batch(rows: int, seq: int, n_labels: int, vocab: int, pack_len: int, seed: int = 0,
+                      device="cpu") -> dict:
+    """Packed rows (harness.data.tokenize.pack's layout, no padding): each row of ``seq`` random ids holds examples
+    of seeded lengths in [pack_len/2, 3 pack_len/2] (the last one takes the rest of the row), each with its last
+    ``n_labels`` tokens as labels; position_ids restart and ``seq_ids`` count the examples."""
+    check_labels(n_labels, pack_len // 2)
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, vocab, (rows, seq), generator=g)
+    labels = torch.full_like(ids, IGNORE_INDEX)
+    pos, seq_ids = torch.zeros_like(ids), torch.zeros_like(ids)
+    slot = 0
+    for r in range(rows):
+        at = 0
+        while at < seq:
+            n = int(torch.randint(pack_len // 2, 3 * pack_len // 2 + 1, (1,), generator=g))
+            n = seq - at if seq - at - n < pack_len // 2 else n
+            labels[r, at + n - n_labels:at + n] = ids[r, at + n - n_labels:at + n]
+            pos[r, at:at + n] = torch.arange(n)
+            seq_ids[r, at:at + n] = slot
+            at, slot = at + n, slot + 1
+    b = {"input_ids": ids, "labels": labels, "position_ids": pos, "seq_ids": seq_ids,
+         "attention_mask": torch.ones_like(ids), "example_index": torch.arange(slot)}
+    return {k: v.to(device) for k, v in b.items()}
+
+
 def executed_flops_per_token(model_flops: float, n_head: int, provider: str, seq: int, n_labels: int) -> float:
     """FLOPs/token the provider executes (harness.train.metrics.executed_flops_per_token): the label-rows path
     skips the LM-head matmuls on the seq - n_labels prompt positions, the baseline runs them all."""
@@ -133,7 +162,8 @@ def measure(spec: dict) -> dict:
     if ds is not None:
         dist.ensure_single_process_env()
         eng.dist_timeout_init(600)
-    mc = ModelConfig(large=spec["model"], dtype=spec["dtype"] if ds is None else "auto")
+    mc = ModelConfig(large=spec["model"], dtype=spec["dtype"] if ds is None else "auto",
+                     attn_impl=spec.get("attn") or "auto")
     model, keep = eng.construct_model(mc, vocab_size=TINY_VOCAB, pad_id=0, eos_id=1, seed=0, device=device,
                                       ds_config=ds)
     interleaved = spec["provider"] == "interleaved"
@@ -141,9 +171,11 @@ def measure(spec: dict) -> dict:
         raise ValueError("interleaved timing swaps the loss module of a plain engine; DeepSpeed cases use isolated")
     engine = _engine("label_rows" if interleaved else spec["provider"], model, tc, total, ds, keep)
     vocab = model.config.vocab_size
-    batch = make_batch(spec["batch"], spec["seq"], spec["labels"], vocab, device=device)
+    pack_len = spec.get("pack_len", 0)
+    batch = (make_packed_batch(spec["batch"], spec["seq"], spec["labels"], vocab, pack_len, device=device)
+             if pack_len else make_batch(spec["batch"], spec["seq"], spec["labels"], vocab, device=device))
     z = batch_normaliser(batch, family_of(model.config), "token")
-    w = torch.ones(spec["batch"], device=device)
+    w = torch.ones(len(batch["example_index"]) if pack_len else spec["batch"], device=device)
 
     def step() -> float:
         loss = engine.forward(batch, w, z)
@@ -173,8 +205,9 @@ def measure(spec: dict) -> dict:
             losses.append(step())
             if i >= spec["warmup"]:
                 times.append(time.perf_counter() - t0)
-    fpt = tm.flops_per_token(model.config, tm.matmul_params(model), spec["seq"])
-    efpt = executed_flops_per_token(fpt, tm.head_params(model), spec["provider"], spec["seq"], spec["labels"])
+    span = pack_len or spec["seq"]  # packed: attention spans one example (~pack_len), not the row
+    fpt = tm.flops_per_token(model.config, tm.matmul_params(model), span)
+    efpt = executed_flops_per_token(fpt, tm.head_params(model), spec["provider"], span, spec["labels"])
     return {"times_s": times, "losses": losses, "peak_mb": mem.peak_bytes / 2**20,
             "base_mb": getattr(mem, "_base", 0) / 2**20, "flops_per_token": fpt, "exec_flops_per_token": efpt,
             "dtype": str(next(model.parameters()).dtype).replace("torch.", ""), "threads": torch.get_num_threads(),
@@ -236,13 +269,13 @@ def run_case(case: TrainCase, spec: dict, ctx: dict, out: Path) -> tuple[list, l
     ``ctx["oom"]`` remembers it for the later cases. Returns (rows, problems)."""
     rows, problems, got = [], [], {}
     inter = None  # plain engine: timing from one interleaved worker; ZeRO-3 (fresh process group each): isolated
-    if not case.ds:
+    if not case.ds and case.baseline:
         try:
             inter = _worker(spec, "interleaved")["times_s"]
         except WorkerError as e:
             problems.append(f"{case.label()} interleaved: {e.summary()}")
             print(f"{case.label()} interleaved worker FAILED (isolated timing instead): {e}", file=sys.stderr)
-    for prov in PROVIDERS:
+    for prov in case.providers():
         oom = ctx["oom"].get(_oom_key(case))
         if oom is not None and case.micro_batch * case.seq >= oom:
             row = _skipped_row(ctx["stamp"], case, prov, spec, f"out of memory at {oom} tokens per micro-batch")
@@ -298,12 +331,13 @@ def run(cases, *, warmup: int, steps: int, device: torch.device, dtype: str, los
 
 
 def ratios(rows: list[dict]) -> list[dict]:
-    """Per case: baseline / label_rows step time and peak memory (label_rows first, baseline second; cases with
-    a failed provider are left out)."""
+    """Per case with both providers: baseline / label_rows step time and peak memory (label_rows first, baseline
+    second; cases with a failed provider, and label_rows-only cases (packed, 7B), are left out)."""
     out = []
-    for lr, bl in zip(rows[0::2], rows[1::2]):
-        if (lr["provider"], bl["provider"]) != PROVIDERS:
-            raise ValueError("rows must alternate label_rows, baseline")
+    pairs = [(a, b) for a, b in zip(rows, rows[1:]) if (a["provider"], b["provider"]) == PROVIDERS]
+    if any(r["provider"] not in PROVIDERS for r in rows):
+        raise ValueError(f"unknown provider in {[r['provider'] for r in rows]}")
+    for lr, bl in pairs:
         if lr.get("error") or bl.get("error"):
             continue
         mem = lr["peak_mem_mb"] / bl["peak_mem_mb"] if bl["peak_mem_mb"] > 0 else float("nan")

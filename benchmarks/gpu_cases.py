@@ -10,7 +10,7 @@ in all. Sizing notes:
     states live on the GPU. Qwen2-7B (7.62B parameters): 15.2 + 15.2 + 30.5 + 61 GB ~ 122 GB (~114 GiB) before
     activations, so the 7B cases run with activation checkpointing and small micro-batches. zero3_offload.json
     would need ~156 GB of pinned host memory (more than the 128 GiB host): not used here.
-  * micro-batches 1, 2 and 4 (the DeepSpeed configs carry no batch fields: the harness fills them from the
+  * micro-batches 1 and 4 (the DeepSpeed configs carry no batch fields: the harness fills them from the
     train config, harness.train.dsconfig.resolve_ds_config).
 """
 
@@ -33,10 +33,19 @@ class TrainCase(NamedTuple):
     labels: int  # label tokens at the end of each sequence
     ds: str = ""  # DeepSpeed JSON relative to the repository root; "" = plain torch engine
     activation_checkpointing: bool = False  # train.activation_checkpointing
+    pack_len: int = 0  # > 0: packed rows (the harness default): each row of ``seq`` tokens holds examples of about
+    #                    pack_len tokens (seeded lengths in [pack_len/2, 3 pack_len/2]), ``labels`` at each one's end
+    attn: str = ""  # model.attn_impl for the case ("" = auto: flash_attention_2 if installed, else sdpa)
+    baseline: bool = True  # also run the full-logits baseline provider (padded rows only; never at 7B)
 
     def label(self) -> str:
         ac = " +AC" if self.activation_checkpointing else ""
-        return f"{self.model} {self.micro_batch}x{self.seq} {self.ds or 'plain'}{ac}"
+        packed = f" packed~{self.pack_len}" if self.pack_len else ""
+        attn = f" {self.attn}" if self.attn else ""
+        return f"{self.model} {self.micro_batch}x{self.seq}{packed}{attn} {self.ds or 'plain'}{ac}"
+
+    def providers(self) -> tuple[str, ...]:
+        return ("label_rows", "baseline") if self.baseline else ("label_rows",)
 
 
 class KernelCases(NamedTuple):
@@ -50,20 +59,25 @@ ZERO3 = "ds_configs/zero3.json"
 
 # Ordered by value: when a step runs out of time, the rows of the earlier cases are already written.
 TRAIN: dict[str, tuple[TrainCase, ...]] = {
-    # call 1: Qwen2-1.5B shape (~1.5B parameters, ~25 GB of model + optimizer states)
-    "train15": (TrainCase("qwen2-1.5b-shape", 4, 100, 5, ZERO3),  # relation-extraction length
-                TrainCase("qwen2-1.5b-shape", 1, 2048, 5, ZERO3),  # instruction length
-                TrainCase("qwen2-1.5b-shape", 2, 512, 5, ZERO3)),
-    # call 2: Qwen2-7B shape, activation checkpointing on (see the module docstring); padded batches only
-    # (the harness has no sequence packing yet)
-    "train7": (TrainCase("qwen2-7b-shape", 1, 2048, 5, ZERO3, True),
-               TrainCase("qwen2-7b-shape", 4, 512, 5, ZERO3, True)),
+    # Qwen2-1.5B shape (~1.5B parameters, ~25 GB of model + optimizer states). Packed rows (the harness default:
+    # train.packing, 4096 tokens per micro-batch) under the 4-D block mask (sdpa: the default without flash-attn)
+    # and under sdpa_segments (per-example SDPA), then padded RE-length and instruction-length rows with the
+    # full-logits baseline beside them.
+    "train15": (TrainCase("qwen2-1.5b-shape", 1, 4096, 5, ZERO3, pack_len=100, attn="sdpa", baseline=False),
+                TrainCase("qwen2-1.5b-shape", 1, 4096, 5, ZERO3, pack_len=100, attn="sdpa_segments",
+                          baseline=False),
+                TrainCase("qwen2-1.5b-shape", 4, 100, 5, ZERO3),  # relation-extraction length
+                TrainCase("qwen2-1.5b-shape", 1, 2048, 5, ZERO3)),  # instruction length
+    # Qwen2-7B shape, activation checkpointing on (see the module docstring), only when time is left; no full-logits
+    # baseline at 7B ([1, 2048, 152,064] logits + an fp32 upcast on top of ~114 GiB of states)
+    "train7": (TrainCase("qwen2-7b-shape", 1, 4096, 5, ZERO3, True, pack_len=100, baseline=False),  # the default
+               TrainCase("qwen2-7b-shape", 1, 2048, 5, ZERO3, True, baseline=False)),
 }
 
 KERNEL: dict[str, KernelCases] = {
-    # H=3584 (Qwen2-7B), V=152,064; naive torch is the baseline, liger / cce / cce_nofilter are unweighted
-    "kernel": KernelCases(shapes=((2048, 3584, QWEN2_VOCAB_7B), (16384, 3584, QWEN2_VOCAB_7B)),
-                          providers=("naive", "chunked", "triton", "liger", "cce", "cce_nofilter")),
+    # N = 16,384 label rows, H=3584 (Qwen2-7B), V=152,064; naive torch is the baseline, liger / cce are unweighted
+    "kernel": KernelCases(shapes=((16384, 3584, QWEN2_VOCAB_7B),),
+                          providers=("naive", "chunked", "triton", "liger", "cce")),
 }
 
 

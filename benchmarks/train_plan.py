@@ -29,7 +29,7 @@ def case_spec(case: TrainCase, *, warmup: int, steps: int, dtype: str, loss_impl
     """The JSON a worker gets (plus its ``provider``)."""
     return {"model": case.model, "batch": case.micro_batch, "seq": case.seq, "labels": case.labels, "ds": case.ds,
             "ac": case.activation_checkpointing, "warmup": warmup, "steps": steps, "dtype": dtype,
-            "loss_impl": loss_impl}
+            "loss_impl": loss_impl, "pack_len": case.pack_len, "attn": case.attn}
 
 
 def train_config(spec: dict):
@@ -61,7 +61,8 @@ def tabulated_gpu(name: str) -> str | None:
 def case_columns(stamp: dict, case: TrainCase, prov: str, warmup: int, steps: int) -> dict:
     return {**stamp, "model": case.model, "provider": prov, "engine": Path(case.ds).stem if case.ds else "plain",
             "micro_batch": case.micro_batch, "seq": case.seq, "label_tokens": case.labels,
-            "activation_checkpointing": case.activation_checkpointing, "warmup": warmup, "steps": steps}
+            "activation_checkpointing": case.activation_checkpointing, "warmup": warmup, "steps": steps,
+            "pack_len": case.pack_len, "attn": case.attn}
 
 
 def predicted_memory(case: TrainCase) -> str:
@@ -99,7 +100,7 @@ def dry_run(cases, *, warmup: int, steps: int, dtype: str, loss_impl: str, out: 
                          "empty on the GPU")
     stamp, rows = dry_run_stamp(gpu_cases.TARGET_GPU), []
     for case in cases:
-        check_labels(case.labels, case.seq)
+        check_labels(case.labels, case.pack_len // 2 if case.pack_len else case.seq)
         spec = case_spec(case, warmup=warmup, steps=steps, dtype=dtype, loss_impl=loss_impl)
         ds = ds_config(spec, train_config(spec))
         cfg = resolve_config(case.model, TINY_VOCAB)
@@ -108,7 +109,7 @@ def dry_run(cases, *, warmup: int, steps: int, dtype: str, loss_impl: str, out: 
             f"zero{zero_stage(ds)} {precision(ds)} offload={offloads_optimizer(ds)} micro="
             f"{ds['train_micro_batch_size_per_gpu']} gas={ds['gradient_accumulation_steps']} "
             f"batch={ds['train_batch_size']} clip={ds['gradient_clipping']}")
-        row = {**case_columns(stamp, case, "label_rows baseline", warmup, steps), "layers": cfg.num_hidden_layers,
+        row = {**case_columns(stamp, case, " ".join(case.providers()), warmup, steps), "layers": cfg.num_hidden_layers,
                "hidden": cfg.hidden_size, "vocab": cfg.vocab_size, "ds_resolved": ds_note,
                "peak_tflops": PEAK_FLOPS[key] / 1e12, "peak_source": f"tabulated bf16 dense ({key})",
                "predicted_memory": mem}

@@ -51,7 +51,7 @@ class ModelConfig:
     reference: str = ""  # reference model p_ref ("" = small model fine-tuned on the training split)
     tokenizer: str = ""  # tokenizer path ("" = the large checkpoint's; tiny models build one from text)
     dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16
-    attn_impl: str = "auto"  # auto (flash_attention_2 if installed on CUDA, else sdpa) | sdpa | eager
+    attn_impl: str = "auto"  # auto (flash_attention_2 if installed on CUDA, else sdpa) | sdpa | sdpa_segments | eager
     quantize: str = ""  # frozen scorers only: "" | 8bit | 4bit (bitsandbytes)
 
 

@@ -100,12 +100,22 @@ def init(timeout_s: float | None = None) -> DistInfo:
         backend = os.environ.get("HARNESS_DIST_BACKEND") or ("nccl" if torch.cuda.is_available() else "gloo")
         if "nccl" in backend:
             device_for(info)
-        kwargs = {}
-        if timeout_s is None:
-            timeout_s = float(os.environ.get("HARNESS_DIST_TIMEOUT_S", 1800))
-        kwargs["timeout"] = datetime.timedelta(seconds=timeout_s)
-        dist.init_process_group(backend=backend, **kwargs)
+        dist.init_process_group(backend=backend, timeout=_timeout(timeout_s))
+    elif timeout_s is not None:
+        _timeout(timeout_s)  # a group made elsewhere (tests): the host group still gets the caller's bound
     return info
+
+
+_bound: dict = {}  # {"s": seconds}: the timeout of the last init, which the host group gets as well
+
+
+def _timeout(seconds: float | None = None) -> datetime.timedelta:
+    """The collective timeout: ``seconds`` when given (and remembered), else the one remembered by ``init``, else
+    $HARNESS_DIST_TIMEOUT_S, else 30 minutes. One value bounds both groups: a host-group barrier must not wait
+    longer than a device collective would."""
+    if seconds is not None:
+        _bound["s"] = float(seconds)
+    return datetime.timedelta(seconds=_bound.get("s", float(os.environ.get("HARNESS_DIST_TIMEOUT_S", 1800))))
 
 
 def is_initialized() -> bool:
@@ -130,7 +140,7 @@ def host_group():
         return None
     default = dist.group.WORLD
     if _host.get("for") is not default:
-        group = default if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+        group = default if dist.get_backend() == "gloo" else dist.new_group(backend="gloo", timeout=_timeout())
         _host.update({"for": default, "group": group})
     return _host["group"]
 
@@ -164,6 +174,45 @@ def all_gather_object(obj) -> list:
     out = [None] * world()
     dist.all_gather_object(out, obj, group=host_group())
     return out
+
+
+def from_main(obj):
+    """Rank 0's ``obj`` on every rank (a pickled broadcast on the host group; ``obj`` itself for one process). For a
+    decision rank 0 makes that decides whether a collective follows (RCP's "improved")."""
+    if not (is_initialized() and world() > 1):
+        return obj
+    box = [obj if rank() == 0 else None]
+    dist.broadcast_object_list(box, src=0, group=host_group())
+    return box[0]
+
+
+class RankZeroFailed(RuntimeError):
+    """Raised on the other ranks when rank-0-only work failed (the message names rank 0's exception)."""
+
+
+def on_main(fn, what: str):
+    """Run ``fn()`` on rank 0 only; every rank learns the outcome before going on, so a failure there ends all
+    ranks together instead of leaving the others in the next collective until the timeout. Rank 0 re-raises its
+    own exception; the others raise ``InputError`` for an input error (rank 0 prints the one line) and
+    ``RankZeroFailed`` for anything else, naming ``what`` and rank 0's exception. Returns ``fn()``'s value on
+    rank 0, None elsewhere. A collective (all ranks call it), like ``runstate.claim_run_folder``."""
+    if not (is_initialized() and world() > 1):
+        return fn()
+    from harness.cli import InputError
+
+    value, err = None, None
+    if rank() == 0:
+        try:
+            value = fn()
+        except Exception as e:  # shared with every rank below, then re-raised here unchanged
+            err = e
+    outcome = all_gather_object(None if err is None else (isinstance(err, InputError), f"{type(err).__name__}: {err}"))[0]
+    if err is not None:
+        raise err
+    if outcome is not None:
+        is_input, msg = outcome
+        raise (InputError if is_input else RankZeroFailed)(f"rank 0 failed {what}: {msg}")
+    return value
 
 
 def shard_range(n: int, rank_: int, world_: int) -> range:

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The GPU session kit: ONE prepared script for the `device` tool's machine (one H200, 15 minutes of device time
-# in all, start-up included; at most 10 minutes per command; 8 files come back from $OUT). Two calls, each step
-# under its own `timeout` and inside the call's budget (BUDGET_S); rows are appended per case, so a timeout or a
-# failure keeps every earlier row. First, here: bash scripts/device_prep.sh (gathers .whl/), then
-#   run(command="HARNESS_GIT_REV=<rev> bash scripts/device_run.sh call1", carry=[".whl"], timeout_s=540)
-#       budget 480 s: wheels -> device.txt -> pytest -m gpu -> weighted-CE kernel (gpu:kernel) -> Qwen2-1.5B
-#       ZeRO-3 training rows (gpu:train15)
-#   run(command="HARNESS_GIT_REV=<rev> bash scripts/device_run.sh call2", carry=[".whl"], timeout_s=330)
-#       budget 290 s: wheels -> device.txt -> Qwen2-7B ZeRO-3 + activation checkpointing (gpu:train7)
+# The GPU session kit: ONE prepared script for the `device` tool's machine (one H200, 15 minutes = 900 s of device
+# time in all, start-up included; at most 600 s per command; no machine starts with under 240 s left; 8 files come
+# back from $OUT). ONE call, so one machine start: the plan (bash scripts/device_run.sh --plan) is
+#   start-up allowance 180 s + run(command="HARNESS_GIT_REV=<rev> bash scripts/device_run.sh call1",
+#   carry=[".whl"], timeout_s=600) = 780 s of 900 s
+# A second call would need a second start whenever the machine went idle (180 s + at least 240 s left): it cannot
+# fit, so the 7B rows come last in the same call, only if time is left. Steps in order of value, each under its own
+# `timeout` (the cap below, or what is left of BUDGET_S if less); rows are appended per case, so a step that runs
+# out of time keeps every earlier row:
+#   wheels -> device.txt -> pytest -m gpu (the packed path included) -> weighted-CE kernel at N=16,384 vs
+#   naive/Liger/CCE (gpu:kernel) -> Qwen2-1.5B ZeRO-3 training rows, packed and padded (gpu:train15) ->
+#   Qwen2-7B rows (gpu:train7) only when at least TRAIN7_MIN_S are left.
+# First, here: bash scripts/device_prep.sh (gathers .whl/).
 # (<rev>: `git rev-parse --short HEAD` here, +dirty if uncommitted: the GPU's copy of the tree has no .git)
 # The cases live in benchmarks/gpu_cases.py only. $OUT receives device_run_<call>.log (everything, stderr
 # included, with step timings), device.txt, weighted_ce.csv and/or train_throughput.csv (CSVs are packed into
@@ -18,13 +22,35 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# The plan (--plan prints it; tests/scripts/test_device_run.py checks it against the device budget)
+DEVICE_BUDGET_S=900     # device time of a session, machine start-up included
+STARTUP_S=180           # allowance per machine start (the start takes minutes)
+MIN_START_LEFT_S=240    # no machine starts with less device time left than this
+MAX_CALL_S=600          # the longest one command may run
+CALL1_TIMEOUT_S=600     # run(..., timeout_s=CALL1_TIMEOUT_S)
+CALL1_BUDGET_S=570      # the steps' deadline inside the call: 30 s for packing $OUT and the log
+# per-step caps (s), in order; train7 gets what is left, and runs only with >= TRAIN7_MIN_S left
+CAP_WHEELS=60; CAP_DEVICE=30; CAP_GPU_TESTS=140; CAP_KERNEL=100; CAP_TRAIN15=150; TRAIN7_MIN_S=90
+
+plan() {
+  local total=$((STARTUP_S + CALL1_TIMEOUT_S))
+  local caps=$((CAP_WHEELS + CAP_DEVICE + CAP_GPU_TESTS + CAP_KERNEL + CAP_TRAIN15))
+  echo "device plan: ${DEVICE_BUDGET_S} s of device time in all (start-up included), <= ${MAX_CALL_S} s per call, no start under ${MIN_START_LEFT_S} s left"
+  echo "call1: run(command=\"HARNESS_GIT_REV=<rev> bash scripts/device_run.sh call1\", carry=[\".whl\"], timeout_s=${CALL1_TIMEOUT_S})"
+  echo "  steps (cap s) within its ${CALL1_BUDGET_S} s budget: wheels ${CAP_WHEELS}, device ${CAP_DEVICE}, gpu_tests ${CAP_GPU_TESTS}, kernel ${CAP_KERNEL}, train15 ${CAP_TRAIN15} (= ${caps} s), train7 the rest (at least $((CALL1_BUDGET_S - caps)) s), run only if >= ${TRAIN7_MIN_S} s are left"
+  echo "machine starts: 1 x ${STARTUP_S} s"
+  echo "total: ${STARTUP_S} + ${CALL1_TIMEOUT_S} = ${total} s of ${DEVICE_BUDGET_S} s ($((DEVICE_BUDGET_S - total)) s spare)"
+  [ "$total" -le "$DEVICE_BUDGET_S" ] && [ "$CALL1_TIMEOUT_S" -le "$MAX_CALL_S" ] && [ "$CALL1_BUDGET_S" -lt "$CALL1_TIMEOUT_S" ] \
+    && [ "$caps" -le "$CALL1_BUDGET_S" ]
+}
+
 DRY="${DRY_RUN:-0}"
+if [ "${1:-}" = "--plan" ]; then plan; exit $?; fi
 if [ "${1:-}" = "--dry-run" ]; then DRY=1; shift; fi
-call="${1:?usage: bash scripts/device_run.sh [--dry-run] call1|call2}"
+call="${1:?usage: bash scripts/device_run.sh [--plan | --dry-run] call1}"
 case "$call" in
-  call1) BUDGET_S="${BUDGET_S:-480}" ;;
-  call2) BUDGET_S="${BUDGET_S:-290}" ;;
-  *) echo "unknown call '$call': expected call1 or call2" >&2; exit 2 ;;
+  call1) BUDGET_S="${BUDGET_S:-$CALL1_BUDGET_S}" ;;
+  *) echo "unknown call '$call': expected call1 (the one call of the plan: --plan)" >&2; exit 2 ;;
 esac
 OUT="${OUT:-/tmp/harness_out}"
 mkdir -p "$OUT"
@@ -118,19 +144,21 @@ main() {
   fi
   export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
     TOKENIZERS_PARALLELISM=false TORCH_EXTENSIONS_DIR=/tmp/torch_extensions
-  step wheels 90 install_wheels
-  if ! step device 60 device_txt && [ "$DRY" != 1 ]; then
+  step wheels "$CAP_WHEELS" install_wheels
+  if ! step device "$CAP_DEVICE" device_txt && [ "$DRY" != 1 ]; then
     echo "=== no usable GPU: stopping here"; pack_out; return 1
   fi
-  if [ "$call" = call1 ]; then
-    step gpu_tests 120 pytest_gpu
-    step kernel 150 bench benchmarks/bench_weighted_ce.py --cases-from gpu:kernel --warmup 1 --repeats 3 \
-      --out "$OUT/weighted_ce.csv"
-    step train15 600 bench benchmarks/bench_train_throughput.py --cases-from gpu:train15 --warmup 1 --steps 3 \
+  step gpu_tests "$CAP_GPU_TESTS" pytest_gpu
+  step kernel "$CAP_KERNEL" bench benchmarks/bench_weighted_ce.py --cases-from gpu:kernel --warmup 1 --repeats 3 \
+    --out "$OUT/weighted_ce.csv"
+  step train15 "$CAP_TRAIN15" bench benchmarks/bench_train_throughput.py --cases-from gpu:train15 --warmup 1 \
+    --steps 3 --out "$OUT/train_throughput.csv"
+  local left=$((DEADLINE - $(date +%s)))
+  if [ "$left" -ge "$TRAIN7_MIN_S" ]; then
+    step train7 "$left" bench benchmarks/bench_train_throughput.py --cases-from gpu:train7 --warmup 1 --steps 2 \
       --out "$OUT/train_throughput.csv"
   else
-    step train7 600 bench benchmarks/bench_train_throughput.py --cases-from gpu:train7 --warmup 1 --steps 3 \
-      --out "$OUT/train_throughput.csv"
+    echo "=== [$(now)] step train7 SKIPPED: ${left}s left, it needs ${TRAIN7_MIN_S}s"; STEPS+=("train7 skipped")
   fi
   pack_out
   echo "=== [$(now)] summary ($(($(date +%s) - T0))s of ${BUDGET_S}s):"

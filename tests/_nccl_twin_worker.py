@@ -61,6 +61,7 @@ def main(out_dir: str) -> None:
     rec["all_reduce_sum"] = dist.all_reduce_sum(t).tolist()
     rec["all_reduce_max"] = dist.all_reduce_max(torch.tensor([info.rank * 10])).tolist()
     rec["all_gather_object"] = dist.all_gather_object({"rank": info.rank})
+    rec["from_main"] = dist.from_main({"rank": info.rank, "f1": 0.5 + info.rank})  # RCP's "improved" (issue 22)
     dist.barrier()
     rec.update(step_bookkeeping(info.rank, info.world))
     Path(out_dir, f"rank{info.rank}.json").write_text(json.dumps(rec))

@@ -41,6 +41,7 @@ def test_dist_helpers_work_under_the_twin(twin):
         assert rec["all_reduce_sum"] == [3.0]
         assert rec["all_reduce_max"] == [10]
         assert rec["all_gather_object"] == [{"rank": 0}, {"rank": 1}]
+        assert rec["from_main"] == {"rank": 0, "f1": 0.5}
 
 
 @pytest.mark.slow
@@ -58,5 +59,21 @@ def test_dist_helpers_are_identity_for_one_process():
     t = torch.tensor([2.0])
     assert dist.all_reduce_sum(t) is t and t.item() == 2.0
     assert dist.all_gather_object("x") == ["x"]
+    assert dist.from_main("x") == "x" and dist.on_main(lambda: 3, "three") == 3
     assert dist.host_group() is None
     dist.barrier()
+
+
+@pytest.mark.slow
+def test_dist_init_timeout_bounds_the_host_group_under_the_twin(tmp_path):
+    """Issue 22: ``dist.init(timeout_s=3)`` under a default group that refuses CPU tensors (so barriers go to the
+    gloo host group): rank 1 stays 20 s away from a barrier; rank 0's barrier must fail on the timeout instead of
+    waiting for it (before the fix the host group had gloo's 30-minute default)."""
+    env = {**os.environ, "HARNESS_DIST_BACKEND": "cuda:gloo", "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
+    env.pop("HARNESS_DIST_TIMEOUT_S", None)
+    cmd = torchrun(ROOT / "tests" / "_late_barrier_worker.py", tmp_path, "3", "20")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    rank0 = json.loads((tmp_path / "rank0.json").read_text())
+    print(f"rank 0's barrier with rank 1 20 s late, timeout 3 s: {rank0}")
+    assert rank0["error"], f"rank 0 waited for the late rank instead of timing out: {rank0}"

@@ -9,7 +9,9 @@ attention is confined to each example. flash_attention_2 gets the rows flattened
 ``position_ids`` restarting at 0 per example and no mask, which transformers runs through flash-attn's varlen
 kernel (cu_seqlens from the position ids). sdpa and eager get the 4-D block-diagonal causal mask built here,
 additive in the model's dtype (transformers passes a 4-D mask through unchanged; its own packed-sequence detection
-from position_ids only runs when the 2-D mask is None, so it is not relied on). Label rows map to the example slot.
+from position_ids only runs when the 2-D mask is None, so it is not relied on). ``sdpa_segments``
+(harness.models.attention) gets no mask and the rows' example segments instead: one causal SDPA per example, so
+the masked-out blocks are never computed. Label rows map to the example slot.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from harness.constants import IGNORE_INDEX
+from harness.models import attention
 from harness.models.load import family_of
 
 
@@ -50,6 +53,12 @@ def packed_body_hidden(model, batch: dict) -> torch.Tensor:
         out = model.base_model(input_ids=ids.reshape(1, -1), position_ids=pos.reshape(1, -1), attention_mask=None,
                                use_cache=False)
         return out.last_hidden_state.reshape(*ids.shape, -1)
+    if str(getattr(model.config, "_attn_implementation", "")) == attention.NAME:
+        # per-example SDPA (harness.models.attention); no mask is built: every layer type gets None
+        out = model.base_model(input_ids=ids, position_ids=pos, use_cache=False,
+                               attention_mask={"full_attention": None, "sliding_attention": None},
+                               harness_segments=attention.segment_bounds(batch["seq_ids"]))
+        return out.last_hidden_state
     dtype = model.get_input_embeddings().weight.dtype
     out = model.base_model(input_ids=ids, position_ids=pos, attention_mask=block_causal_mask(batch["seq_ids"], dtype),
                            use_cache=False)

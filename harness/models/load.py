@@ -26,6 +26,8 @@ from transformers import (
     T5Config,
 )
 
+from harness.models import attention  # noqa: F401  (registers the sdpa_segments attention)
+
 _QWEN_COMMON = dict(rope_theta=1_000_000.0, rms_norm_eps=1e-6, max_position_embeddings=4096, use_sliding_window=False)
 
 PRESETS: dict[str, tuple[type, dict]] = {

@@ -92,19 +92,24 @@ def make_optimizer(params, train_cfg, *, offload: bool = False):
     return torch.optim.AdamW(params, fused=True, **kw)
 
 
+def training_dtype(model_dtype: str, ds_config: dict | None) -> str:
+    """The precision the model trains in: the DeepSpeed config's bf16/fp16 section (``model.dtype`` must be auto
+    or agree), else ``model.dtype`` ("auto" is picked per device at build: ``pick_dtype``)."""
+    if ds_config is None:
+        return model_dtype
+    ds_dtype = precision(ds_config)
+    if model_dtype != "auto" and canonical_dtype(model_dtype) != ds_dtype:
+        raise ValueError(f"model.dtype={model_dtype} disagrees with the DeepSpeed config's precision "
+                         f"({ds_dtype}); set model.dtype=auto or change the bf16/fp16 section")
+    return ds_dtype
+
+
 def construct_model(model_cfg, *, vocab_size: int, pad_id: int, eos_id: int, seed: int, device,
                     ds_config: dict | None):
     """Build the large model; under ZeRO-3 an ``HfDeepSpeedConfig`` is alive during construction so every
     parameter is partitioned at load (HF init kept). Returns (model, keepalive) - hold ``keepalive``."""
     keep = None
-    dtype = model_cfg.dtype
-    if ds_config is not None:
-        ds_dtype = precision(ds_config)
-        if dtype == "auto":
-            dtype = ds_dtype
-        elif canonical_dtype(dtype) != ds_dtype:
-            raise ValueError(f"model.dtype={model_cfg.dtype} disagrees with the DeepSpeed config's precision "
-                             f"({ds_dtype}); set model.dtype=auto or change the bf16/fp16 section")
+    dtype = training_dtype(model_cfg.dtype, ds_config)
     attn = pick_attn(model_cfg.attn_impl, device)
     kw = dict(vocab_size=vocab_size, dtype=dtype, device=device, attn_impl=attn, seed=seed, pad_id=pad_id,
               eos_id=eos_id)
@@ -112,10 +117,13 @@ def construct_model(model_cfg, *, vocab_size: int, pad_id: int, eos_id: int, see
         return build_model(model_cfg.large, **kw), None
     from transformers.integrations import HfDeepSpeedConfig
 
-    # Random-init presets: zero.Init draws a different random stream than a plain build, so the seeded plain
-    # init is built first (presets are small test/benchmark models) and copied into the partitioned model;
-    # checkpoints load their weights partitioned, shard by shard, and never exist whole on one rank.
-    init = build_model(model_cfg.large, **kw).state_dict() if is_preset(model_cfg.large) else None
+    # Tiny random-init presets: zero.Init draws a different random stream than a plain build, so the seeded plain
+    # init is built first and copied into the partitioned model (the ZeRO-3 parity tests compare against the plain
+    # engine). Shape presets (``*-shape``: benchmark and planning sizes up to 7B) are built once, partitioned, with
+    # HF's own init: a plain 7B build first would cost a second full model per worker. Checkpoints load their
+    # weights partitioned, shard by shard, and never exist whole on one rank.
+    tiny = is_preset(model_cfg.large) and not model_cfg.large.endswith("-shape")
+    init = build_model(model_cfg.large, **kw).state_dict() if tiny else None
     keep = HfDeepSpeedConfig(ds_config)
     model = build_model(model_cfg.large, **kw)
     if init is not None:

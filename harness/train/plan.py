@@ -2,7 +2,7 @@
 
     python -m harness.train.plan --model qwen2-7b --gpus 8 --gpu-mem-gb 80 --host-mem-gb 1000 [--nodes 2]
         [--micro-batch 4 --seq 512 | --tokens-per-micro-batch 4096] [--no-activation-checkpointing]
-        [--mfu 0.4 --peak-tflops 989] [--json]
+        [--mfu 0.4 --peak-tflops 989] [--optimizer adamw|adamw8bit] [--json]
 
 Sizes are GiB (2^30 bytes), as DeepSpeed's estimator prints them ("GB"); GPU figures are per GPU, host figures per
 node (``--host-mem-gb`` is one node's RAM). Three options: no offload (``ds_configs/zero3.json``), optimizer + param
@@ -29,6 +29,9 @@ The harness's own terms, on every GPU whatever the option:
        N) - largest layer), and the gradient reduce bucket 2 B x reduce_bucket_size,
   a fixed CUDA context + allocator fragmentation reserve (3 GiB).
 Host: DeepSpeed's figure + 3 GiB per rank process (Python, torch, CUDA libraries).
+``--optimizer adamw8bit`` (train.optimizer): bitsandbytes AdamW8bit's states, 2 B/param (+ 2 fp32 block absmax per
+256 parameters) instead of Adam's 8 B, so no offload needs 18 - 5.97 B x N / GPUs; the offloaded options do not
+apply (the engine refuses adamw8bit with offload_optimizer: DeepSpeed's CPU Adam keeps fp32 states).
 Pick: ``ds_configs/zero3.json`` if its GPU total (the 3 GiB reserve is the margin) and host total fit, else
 ``ds_configs/zero3_offload.json`` if they fit, else none, with what to change (more GPUs, micro-batch 1,
 checkpointing, 8-bit Adam, more host memory). The picked path (or ``none``) is the last line printed.
@@ -51,6 +54,12 @@ HOST_PER_RANK_GIB = 3.0  # GiB of host RAM per rank process: Python, torch, CUDA
 BUFFER_FACTOR = 1.5  # DeepSpeed's additional_buffer_factor default (host figures)
 LOGITS_CHUNK_BYTES = 256 * 2**20  # = harness.kernels.chunked.DEFAULT_CHUNK_BYTES (checked by a test)
 # (name, config path or None, offload optimizer, offload params)
+# train.optimizer=adamw8bit (bitsandbytes AdamW8bit, block-wise): exp_avg and exp_avg_sq in 1 B each instead of
+# 4 B each, plus one fp32 absmax per 256-element block per state: 8 - (2 + 2 x 4 / 256) B/param saved on the GPU.
+# The fp32 master copy stays (DeepSpeed keeps it). Offloaded options keep DeepSpeed's CPU Adam (fp32 states): the
+# engine refuses adamw8bit with offload_optimizer, so those options are marked as not applicable.
+ADAM8BIT_SAVED_BYTES = 8 - (2 + 2 * 4 / 256)
+OPTIMIZERS = ("adamw", "adamw8bit")
 OPTIONS = (("zero3", "ds_configs/zero3.json", False, False),
            ("zero3_offload", "ds_configs/zero3_offload.json", True, True),
            ("opt_offload", None, True, False))
@@ -147,16 +156,19 @@ def gpu_extras(cfg, counts: dict, tokens: int, checkpointing: bool, config_path:
 
 
 def option_plan(name, path, off_opt, off_par, *, counts, extras, gpus, nodes, gpu_mem_gib, host_mem_gib,
-                host_per_rank_gib, buffer_factor) -> dict:
+                host_per_rank_gib, buffer_factor, optimizer: str = "adamw") -> dict:
     est = ds_estimate(counts["total"], counts["largest_layer"], gpus=gpus, nodes=nodes, offload_optimizer=off_opt,
                       offload_params=off_par, buffer_factor=buffer_factor)
-    gpu = (est["gpu"] + sum(extras.values())) / GIB
+    applies = not (optimizer == "adamw8bit" and off_opt)  # the engine refuses adamw8bit with offload_optimizer
+    ds_gpu = est["gpu"] - (ADAM8BIT_SAVED_BYTES * counts["total"] / (gpus * nodes)
+                           if optimizer == "adamw8bit" and applies else 0)
+    gpu = (ds_gpu + sum(extras.values())) / GIB
     host = est["host_per_node"] / GIB + host_per_rank_gib * gpus
-    return dict(name=name, config=path, offload_optimizer=off_opt, offload_params=off_par,
-                ds_gpu_gib=est["gpu"] / GIB, ds_host_gib_per_node=est["host_per_node"] / GIB,
+    return dict(name=name, config=path, offload_optimizer=off_opt, offload_params=off_par, optimizer_applies=applies,
+                ds_gpu_gib=ds_gpu / GIB, ds_host_gib_per_node=est["host_per_node"] / GIB,
                 gpu_gib=gpu, host_gib_per_node=host, gpu_free_gib=gpu_mem_gib - gpu,
                 gpu_fits=gpu <= gpu_mem_gib, host_fits=host <= host_mem_gib,
-                fits=gpu <= gpu_mem_gib and host <= host_mem_gib)
+                fits=applies and gpu <= gpu_mem_gib and host <= host_mem_gib)
 
 
 def throughput(cfg, counts: dict, seq: int, mfu: float, peak_tflops: float, total_gpus: int) -> dict:
@@ -178,9 +190,12 @@ def plan(model: str, gpus: int, gpu_mem_gb: float, host_mem_gb: float, micro_bat
          activation_checkpointing: bool = True, nodes: int = 1, mfu: float = 0.4, *,
          tokens_per_micro_batch: int | None = None, peak_tflops: float | None = None, vocab_size: int | None = None,
          reserve_gb: float = CUDA_RESERVE_GIB, host_per_rank_gb: float = HOST_PER_RANK_GIB,
-         buffer_factor: float = BUFFER_FACTOR) -> dict:
+         buffer_factor: float = BUFFER_FACTOR, optimizer: str = "adamw") -> dict:
     """The plan as a dict (sizes in GiB): params, the harness's terms, the three options, the picked config path
-    (None when nothing fits), advice, throughput. ``gpus`` is per node, ``host_mem_gb`` per node."""
+    (None when nothing fits), advice, throughput. ``gpus`` is per node, ``host_mem_gb`` per node. ``optimizer``:
+    train.optimizer (adamw8bit: ADAM8BIT_SAVED_BYTES per parameter less on the GPU, no offloaded option)."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS} (train.optimizer), got {optimizer!r}")
     from harness.train.metrics import PEAK_FLOPS
 
     peak_tflops = PEAK_FLOPS["H200"] / 1e12 if peak_tflops is None else peak_tflops
@@ -195,9 +210,9 @@ def plan(model: str, gpus: int, gpu_mem_gb: float, host_mem_gb: float, micro_bat
     setup = dict(gpus_per_node=gpus, nodes=nodes, total_gpus=gpus * nodes, gpu_mem_gib=gpu_mem_gb,
                  host_mem_gib=host_mem_gb, micro_batch=micro_batch, seq=seq, tokens_per_micro_batch=tokens,
                  activation_checkpointing=activation_checkpointing, reserve_gib=reserve_gb,
-                 host_per_rank_gib=host_per_rank_gb, buffer_factor=buffer_factor)
+                 host_per_rank_gib=host_per_rank_gb, buffer_factor=buffer_factor, optimizer=optimizer)
     common = dict(counts=counts, gpus=gpus, nodes=nodes, gpu_mem_gib=gpu_mem_gb, host_mem_gib=host_mem_gb,
-                  host_per_rank_gib=host_per_rank_gb, buffer_factor=buffer_factor)
+                  host_per_rank_gib=host_per_rank_gb, buffer_factor=buffer_factor, optimizer=optimizer)
     options, terms = [], []
     for name, path, off_opt, off_par in OPTIONS:
         extras = gpu_extras(cfg, counts, tokens, activation_checkpointing, path or OPTIONS[0][1], reserve_gb)
@@ -248,9 +263,10 @@ def advice(out: dict, cfg) -> list[str]:
         gpu = _no_offload_gpu(out, s["total_gpus"], extras_gib=rest + act)
         what = f"micro-batch {mb} (raise gradient accumulation)" if mb != s["micro_batch"] else "activation checkpointing"
         lines.append(f"{what}: no offload needs {gpu:.1f} GiB per GPU ({'fits' if gpu <= mem else 'still too big'})")
-    gpu8 = _no_offload_gpu(out, s["total_gpus"], adam_bytes_saved=6.0)
-    lines.append(f"8-bit Adam (bitsandbytes AdamW8bit: 2 B/param of Adam state instead of 8): no offload needs "
-                 f"{gpu8:.1f} GiB per GPU ({'fits' if gpu8 <= mem else 'still too big'}; not in ds_configs/)")
+    if s["optimizer"] != "adamw8bit":
+        gpu8 = _no_offload_gpu(out, s["total_gpus"], adam_bytes_saved=ADAM8BIT_SAVED_BYTES)
+        lines.append(f"8-bit Adam (train.optimizer=adamw8bit: ~2 B/param of Adam state instead of 8): no offload "
+                     f"needs {gpu8:.1f} GiB per GPU ({'fits' if gpu8 <= mem else 'still too big'})")
     return lines
 
 
@@ -267,12 +283,14 @@ def print_plan(out: dict) -> None:
     log.info(f"{out['model']}: {p['total'] / 1e9:.3f}B params (largest layer {p['largest_layer'] / 1e6:.0f}M, "
              f"matmul {p['matmul'] / 1e9:.3f}B); {s['nodes']} node(s) x {s['gpus_per_node']} GPU(s) of "
              f"{s['gpu_mem_gib']:g} GiB, {s['host_mem_gib']:g} GiB host per node; micro-batch {s['micro_batch']} x "
-             f"seq {s['seq']} = {s['tokens_per_micro_batch']} tokens, {ckpt} activation checkpointing")
+             f"seq {s['seq']} = {s['tokens_per_micro_batch']} tokens, {ckpt} activation checkpointing; "
+             f"optimizer {s['optimizer']}")
     log.table("harness terms, GiB per GPU", ["term", "GiB"],
               [[TERM_LABELS[k], round(v, 2)] for k, v in out["terms_gib"].items()])
     rows = [[o["name"], round(o["ds_gpu_gib"], 1), round(o["gpu_gib"], 1), round(o["gpu_free_gib"], 1),
              round(o["ds_host_gib_per_node"], 1), round(o["host_gib_per_node"], 1),
-             "yes" if o["fits"] else ("no: GPU" if not o["gpu_fits"] else "no: host")] for o in out["options"]]
+             "yes" if o["fits"] else ("n/a: adamw8bit" if not o["optimizer_applies"] else
+                                      "no: GPU" if not o["gpu_fits"] else "no: host")] for o in out["options"]]
     log.table("ZeRO-3 options, GiB", ["option", "DS GPU", "GPU", "GPU free", "DS host", "host", "fits"], rows)
     log.info("GPU: per GPU, DeepSpeed's estimate (DS) + the harness terms; host: per node, DS + "
              f"{s['host_per_rank_gib']:g} GiB per rank; opt_offload (optimizer-only offload) has no config file")
@@ -301,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vocab-size", type=int, default=None, help="for tiny presets only")
     ap.add_argument("--reserve-gb", type=float, default=CUDA_RESERVE_GIB, help="CUDA context + fragmentation, GiB")
     ap.add_argument("--host-per-rank-gb", type=float, default=HOST_PER_RANK_GIB, help="host GiB per rank process")
+    ap.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS, help="train.optimizer (adamw8bit: "
+                    "bitsandbytes 8-bit AdamW states)")
     ap.add_argument("--json", action="store_true", help="print the plan as JSON")
     a = ap.parse_args(argv)
     try:
@@ -308,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             out = plan(a.model, a.gpus, a.gpu_mem_gb, a.host_mem_gb, a.micro_batch, a.seq,
                        not a.no_activation_checkpointing, a.nodes, a.mfu, tokens_per_micro_batch=a.tokens_per_micro_batch,
                        peak_tflops=a.peak_tflops, vocab_size=a.vocab_size, reserve_gb=a.reserve_gb,
-                       host_per_rank_gb=a.host_per_rank_gb)
+                       host_per_rank_gb=a.host_per_rank_gb, optimizer=a.optimizer)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

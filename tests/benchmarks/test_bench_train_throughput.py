@@ -37,10 +37,48 @@ def test_parse_cases_and_ratios():
             {"provider": "baseline", "model": "m", "micro_batch": 2, "seq": 9, "step_s": 1.5, "peak_mem_mb": 100.0}]
     (r,) = btt.ratios(rows)
     assert r["speedup"] == pytest.approx(1.5) and r["mem_ratio"] == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="alternate"):
-        btt.ratios(rows[::-1])
+    assert btt.ratios(rows[::-1]) == [] and btt.ratios(rows[:1]) == []  # label_rows-only cases have no ratio
+    with pytest.raises(ValueError, match="unknown provider"):
+        btt.ratios([{**rows[0], "provider": "interleaved"}])
     failed = [{**rows[0], "error": "worker rc=1: OOM"}, rows[1]]
     assert btt.ratios(failed + rows) == [r]  # a case with a failed provider has no ratio
+
+
+def test_make_packed_batch_layout_and_loss_equal_the_examples_padded():
+    """The GPU cases' packed rows: examples of ~pack_len tokens fill each row exactly, labels on each one's last
+    positions; the harness loss on them (sdpa_segments and the 4-D mask) equals the examples one per row, float64."""
+    import torch
+
+    from harness.models.load import build_model
+    from harness.train.loss import WeightedLoss
+    from harness.train.normaliser import batch_normaliser
+
+    b = btt.make_packed_batch(2, 64, 3, vocab=50, pack_len=12)
+    n = len(b["example_index"])
+    assert n > 2 * (64 // 18) and int(b["seq_ids"].max()) == n - 1 and (b["labels"] != IGNORE_INDEX).sum() == 3 * n
+    rows = []
+    for slot in range(n):
+        at = b["seq_ids"] == slot
+        ids, lab, pos = b["input_ids"][at], b["labels"][at], b["position_ids"][at]
+        assert pos.tolist() == list(range(len(ids))) and len(ids) >= 6 and (lab[-3:] == ids[-3:]).all()
+        rows.append((ids, lab))
+    width = max(len(i) for i, _ in rows)
+    padded = {"input_ids": torch.zeros(n, width, dtype=torch.long), "attention_mask": torch.zeros(n, width,
+              dtype=torch.long), "labels": torch.full((n, width), IGNORE_INDEX)}
+    for r, (ids, lab) in enumerate(rows):
+        padded["input_ids"][r, :len(ids)], padded["labels"][r, :len(ids)] = ids, lab
+        padded["attention_mask"][r, :len(ids)] = 1
+    z = batch_normaliser(padded, "causal", "token")
+    assert batch_normaliser(b, "causal", "token") == z
+    w = torch.ones(n, dtype=torch.float64)
+    losses = {}
+    for attn, batch in (("sdpa", padded), ("sdpa", b), ("sdpa_segments", b)):
+        torch.manual_seed(0)
+        model = build_model("tiny-qwen2", vocab_size=50, attn_impl=attn).double()
+        losses[(attn, "seq_ids" in batch)] = float(WeightedLoss(model, norm_mode="token")(batch, w, z))
+    ref = losses[("sdpa", False)]
+    assert losses[("sdpa", True)] == pytest.approx(ref, rel=1e-10)
+    assert losses[("sdpa_segments", True)] == pytest.approx(ref, rel=1e-10)
 
 
 def test_matmul_params_counts_tied_head_once():

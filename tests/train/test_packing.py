@@ -146,3 +146,85 @@ def test_packed_scores_equal_padded(tok, spec):
     for b in plan_batches(enc, budget):
         ref[b] = score_batch(model, collate(enc, b))[0]
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-4)
+
+
+# ---- sdpa_segments (harness.models.attention): per-example SDPA on packed rows, issue 22 ---------------------------
+def _seg_model(spec: str, tok, attn: str, dtype=torch.float64):
+    torch.manual_seed(0)
+    return build_model(spec, vocab_size=len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id,
+                       attn_impl=attn).to(dtype)
+
+
+@pytest.mark.parametrize("spec", ["tiny-qwen2", "tiny-qwen2-tied"])
+@pytest.mark.parametrize("row_tokens", [0, 1, 3])  # x the longest example: 0 = one example per row
+def test_sdpa_segments_packed_equals_padded(tok, spec, row_tokens):
+    """Loss and every gradient of the weighted loss on packed rows under ``sdpa_segments`` against the same
+    examples padded under plain sdpa, in float64 (odd lengths, a row of one example, rows ending in padding, an
+    example without label tokens): equal to 1e-10. In float32 the two agree to the 1e-5 of the 4-D-mask test."""
+    enc = _encoded(tok)
+    idx = [5, 0, 3, 6, 1, 2, 4]
+    longest = max(enc.n_tokens(i) for i in idx)
+    packed = pack(enc, idx, max(1, row_tokens * longest))
+    assert (packed["seq_ids"] < 0).any() or row_tokens == 3  # some rows end in padding
+    weights = torch.tensor([1.5, 0.0, 2.0, 0.5, 1.0, 0.3, 0.7])
+    padded = collate(enc, idx)
+    norm = batch_normaliser(padded, "causal", "token") + 3.0
+    ref_loss, ref_grads = _loss_and_grads(_seg_model(spec, tok, "sdpa"), padded, weights, "token", norm)
+    model = _seg_model(spec, tok, "sdpa_segments")
+    assert model.config._attn_implementation == "sdpa_segments"
+    loss, grads = _loss_and_grads(model, packed, weights, "token", norm)
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-10, atol=1e-12)
+    assert grads.keys() == ref_grads.keys() and len(grads) == len(list(model.parameters()))
+    for k in ref_grads:
+        torch.testing.assert_close(grads[k], ref_grads[k], rtol=1e-10, atol=1e-12, msg=k)
+
+
+def test_sdpa_segments_padded_batches_are_plain_sdpa(tok):
+    """Without segments (padded batches, scoring) the function is transformers' sdpa: identical outputs."""
+    enc = _encoded(tok)
+    b = collate(enc, [0, 1, 2, 5])
+    outs = [lr.body_hidden(_seg_model("tiny-qwen2", tok, a, torch.float32), b) for a in ("sdpa", "sdpa_segments")]
+    torch.testing.assert_close(outs[1], outs[0], rtol=0, atol=0)
+
+
+def test_segment_bounds():
+    from harness.models.attention import segment_bounds
+
+    ids = torch.tensor([[0, 0, 0, 1, 1, -1], [2, 2, 2, 2, 2, 2]])
+    assert segment_bounds(ids) == [[(0, 3), (3, 5), (5, 6)], [(0, 6)]]
+
+
+# ---- the default (packed) path on the GPU: run by scripts/device_run.sh (pytest -m gpu) ---------------------------
+GPU_TOL = {torch.float32: 1e-4, torch.bfloat16: 3e-2}  # relative, on the loss and on each gradient's norm of error
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("attn", ["sdpa", "sdpa_segments"])  # sdpa: the 4-D block mask (the default without flash)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("spec", ["tiny-qwen2", "qwen2-0.5b-shape"])
+def test_gpu_packed_loss_and_gradients_equal_padded(tok, spec, dtype, attn):
+    """On CUDA: the weighted loss and every gradient on packed rows (several rows, padding, an example without
+    label tokens) equal the same examples padded under sdpa. fp32: 1e-4 relative (SDPA's CUDA kernels sum in
+    other orders than the padded run's); bf16: 3e-2 relative on the loss and on ||g_packed - g_padded|| / ||g_padded||
+    per parameter (bf16 rounding of activations that differ by layout)."""
+    enc = _encoded(tok)
+    idx = [5, 0, 3, 6, 1, 2, 4]
+    weights = torch.tensor([1.5, 0.0, 2.0, 0.5, 1.0, 0.3, 0.7], device="cuda")
+    to = lambda b: {k: v.cuda() for k, v in b.items()}  # noqa: E731
+    padded = to(collate(enc, idx))
+    packed = to(pack(enc, idx, 2 * max(enc.n_tokens(i) for i in idx)))
+    norm = batch_normaliser(padded, "causal", "token")
+    got = {}
+    for name, batch, impl in (("padded", padded, "sdpa"), ("packed", packed, attn)):
+        torch.manual_seed(0)
+        model = build_model(spec, vocab_size=len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id,
+                            device="cuda", attn_impl=impl, dtype=str(dtype).replace("torch.", ""))
+        got[name] = _loss_and_grads(model, batch, weights, "token", norm)
+    tol = GPU_TOL[dtype]
+    (ref_loss, ref_grads), (loss, grads) = got["padded"], got["packed"]
+    assert abs(float(loss) - float(ref_loss)) <= tol * abs(float(ref_loss))
+    assert grads.keys() == ref_grads.keys()
+    for k, g in ref_grads.items():
+        err = float((grads[k].float() - g.float()).norm())
+        assert err <= tol * float(g.float().norm()) + 1e-6, f"{k}: |diff| {err:.3g} vs |grad| {float(g.norm()):.3g}"

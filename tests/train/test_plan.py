@@ -134,6 +134,24 @@ def test_plan_7b_one_h200_picks_no_offload():
     assert no_ckpt["picked"] is None and any("activation checkpointing" in a for a in no_ckpt["advice"])
 
 
+def test_plan_7b_one_h200_with_adamw8bit_leaves_20_gib():
+    """Issue 22: train.optimizer=adamw8bit (8-bit AdamW states: 2 B/param + block absmax instead of 8 B) plans 7B
+    full fine-tuning on one H200 (139 GiB usable) with >= 20 GiB free; with fp32 Adam the same run keeps ~2 GiB.
+    The offloaded options do not apply (the engine refuses adamw8bit with offload_optimizer)."""
+    args = dict(micro_batch=1, seq=2048, activation_checkpointing=True)
+    fp32 = P.plan("qwen2-7b", 1, 139, 128, **args)
+    q8 = P.plan("qwen2-7b", 1, 139, 128, optimizer="adamw8bit", **args)
+    z32, z8 = fp32["options"][0], q8["options"][0]
+    assert q8["picked"] == fp32["picked"] == "ds_configs/zero3.json"
+    saved = (8 - 2 - 2 * 4 / 256) * 7_615_616_512 / GIB
+    assert z32["gpu_gib"] - z8["gpu_gib"] == pytest.approx(saved) and saved == pytest.approx(42.33, abs=0.01)
+    assert z8["gpu_free_gib"] >= 20 > z32["gpu_free_gib"]
+    assert [o["fits"] for o in q8["options"][1:]] == [False, False]
+    assert not any(o["optimizer_applies"] for o in q8["options"][1:])
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        P.plan("qwen2-7b", 1, 139, 128, optimizer="sgd")
+
+
 def test_plan_picks_offload_when_gpu_too_small():
     out = P.plan("qwen2-7b", 8, 16, 1000)  # no offload needs 18 B x N / 8 ~ 16 GiB + terms per GPU
     assert out["picked"] == "ds_configs/zero3_offload.json"

@@ -47,6 +47,7 @@ from harness.kernels import weighted_linear_cross_entropy
 from harness.models.label_rows import body_hidden, gather_label_rows, lm_head_of
 from harness.recipes.dpo import preference as pref
 from harness.run import RunDir
+from harness.train import engine as eng
 from harness.train.data import dropped
 from harness.train.loss import WeightedLoss
 from harness.train.objective import Objective, build_lm, global_count
@@ -168,6 +169,7 @@ class PreferenceObjective(Objective):
         self.seq_enc = pref.encode_pairs(self.pairs, tok)
         self.items = pref.PairView(self.seq_enc)  # harness.train.data orders and splits pairs
         self.packed = self.train_cfg.packing
+        self.train_dtype = eng.training_dtype(self.cfg.model.dtype, trainer.ds_config)  # the reference's precision
 
     def describe(self, trainer) -> str:
         tc, o, n = self.train_cfg, self.objective, len(self.items)
@@ -177,11 +179,13 @@ class PreferenceObjective(Objective):
                 f"smoothing {o.label_smoothing}, reference {pref.reference_spec(self.cfg)}")
 
     def score_reference(self, on_batch=None) -> PreferenceObjective:
-        pref.score_reference(self.cfg, self.pairs, self.seq_enc, self.tok, on_batch=on_batch)
+        """The reference pass, in the policy's training precision (harness.train.engine.training_dtype)."""
+        pref.score_reference(self.cfg, self.pairs, self.seq_enc, self.tok, on_batch=on_batch,
+                             train_dtype=self.train_dtype)
         return self
 
     def build_model(self, trainer):
-        self.ref = pref.load_reference(self.cfg, self.pairs, self.seq_enc, self.tok)
+        self.ref = pref.load_reference(self.cfg, self.pairs, self.seq_enc, self.tok, train_dtype=self.train_dtype)
         return build_lm(trainer, self.cfg.model, self.tok, self.train_cfg.seed)
 
     def loss_module(self, model, zero3: bool):

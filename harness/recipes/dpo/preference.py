@@ -185,34 +185,42 @@ class PairArrays:
             arrays.write(idx[keep] // 2, scores[keep], ntok[keep], before_done=hook)
 
 
-def ref_header(cfg, pairs: list[Pair], enc: Encoded, device) -> dict:
+def ref_dtype(train_dtype: str, device) -> str:
+    """The reference's precision: the policy's training precision (``engine.training_dtype``: the DeepSpeed
+    config's bf16/fp16, else model.dtype), resolved for ``device``. With the reference = the policy, the first
+    step's DPO loss is then log 2; a reference scored in another precision would bias every reward."""
     from harness.models.load import pick_dtype
 
+    return str(pick_dtype(train_dtype, device)).replace("torch.", "")
+
+
+def ref_header(cfg, pairs: list[Pair], enc: Encoded, device, dtype: str) -> dict:
     return {"kind": "dpo_reference", "pairs_fingerprint": pairs_fingerprint(pairs),
             "tokens_fingerprint": tokens_fingerprint(enc), "n_examples": len(pairs),
             "tokens_per_batch": cfg.dpo.ref_tokens_per_batch, "packing": True,
-            "dtype": str(pick_dtype(cfg.model.dtype, device)).replace("torch.", ""), "device_type": device.type}
+            "dtype": ref_dtype(dtype, device), "device_type": device.type}
 
 
-def score_reference(cfg, pairs: list[Pair], enc: Encoded, tokenizer, on_batch=None) -> Path:
-    """Fill the reference memmaps (sharded over ranks, resumable; rows already done are kept). Call on every
-    rank with the process group up (or as one process). Returns the folder."""
+def score_reference(cfg, pairs: list[Pair], enc: Encoded, tokenizer, *, train_dtype: str, on_batch=None) -> Path:
+    """Fill the reference memmaps (sharded over ranks, resumable; rows already done are kept) in the policy's
+    ``train_dtype`` (``harness.train.engine.training_dtype``). Call on every rank with the process group up (or as
+    one process). Returns the folder."""
     from harness.models.load import build_model
     from harness.recipes.atlantis.scoring.score import plan_batches, score_model
 
     out = ref_scores_dir(cfg)
     device = dist.device_for(dist.env_info())
     ident = reference_identity(cfg, len(tokenizer), tokenizer)
-    if dist.rank() == 0:
-        store.prepare(out, ref_header(cfg, pairs, enc, device), {s: ident for s in SIDES},
-                      extra={"git_revision": git_revision(), "library_versions": library_versions(),
-                             "pairs_file": str(cfg.dpo.pairs_file)})
-    dist.barrier()
+    header = ref_header(cfg, pairs, enc, device, train_dtype)
+    dist.on_main(lambda: store.prepare(out, header, {s: ident for s in SIDES},
+                                       extra={"git_revision": git_revision(), "library_versions": library_versions(),
+                                              "pairs_file": str(cfg.dpo.pairs_file)}),
+                 f"to prepare the reference scores folder {out}")
     arrays = PairArrays(*(store.open_arrays(out, s, len(pairs), "r+") for s in SIDES))
     if arrays.done.all():
         return out
-    model = build_model(reference_spec(cfg), vocab_size=len(tokenizer), dtype=cfg.model.dtype, device=device,
-                        attn_impl=cfg.model.attn_impl, seed=cfg.train.seed, pad_id=tokenizer.pad_token_id,
+    model = build_model(reference_spec(cfg), vocab_size=len(tokenizer), dtype=ref_dtype(train_dtype, device),
+                        device=device, attn_impl=cfg.model.attn_impl, seed=cfg.train.seed, pad_id=tokenizer.pad_token_id,
                         eos_id=tokenizer.eos_token_id).eval()
     model.requires_grad_(False)
     batches = plan_batches(enc, cfg.dpo.ref_tokens_per_batch, packing=True)
@@ -239,12 +247,14 @@ class Reference:
         return out
 
 
-def load_reference(cfg, pairs: list[Pair], enc: Encoded, tokenizer) -> Reference:
-    """The checked reference scores: refused (ManifestMismatch) when made for another pairs file, tokenisation or
-    reference model, or not complete; each row's token count must equal the sequence's label rows."""
+def load_reference(cfg, pairs: list[Pair], enc: Encoded, tokenizer, *, train_dtype: str) -> Reference:
+    """The checked reference scores: refused (ManifestMismatch) when made for another pairs file, tokenisation,
+    reference model or precision (not the policy's ``train_dtype``), or not complete; each row's token count must
+    equal the sequence's label rows."""
     out = ref_scores_dir(cfg)
     expected = {"kind": "dpo_reference", "pairs_fingerprint": pairs_fingerprint(pairs),
-                "tokens_fingerprint": tokens_fingerprint(enc), "n_examples": len(pairs)}
+                "tokens_fingerprint": tokens_fingerprint(enc), "n_examples": len(pairs),
+                "dtype": ref_dtype(train_dtype, dist.device_for(dist.env_info()))}
     if not (out / store.MANIFEST).is_file():
         raise ManifestMismatch(f"{out}: no reference scores ({store.MANIFEST} missing); run the reference scoring "
                                "pass first (harness.recipes.dpo.objective.run_dpo does it before training)")

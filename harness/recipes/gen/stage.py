@@ -87,19 +87,20 @@ def _generate(cfg: GenRunConfig, files: GenFiles, on_step, ds_path=None) -> dict
     states = load_states(files, labels, mine, splits.train, cfg.gen)
     run_steps(model, tok, states, cfg.gen, files, on_step)
     dist.barrier()
-    manifest, err = None, None
-    if dist.rank() == 0:
-        try:
-            manifest = write_outputs(cfg, splits, read_states(files, len(labels)), files, model_id)
-        except InputError as e:  # no training samples: every rank stops with the same message
-            err = str(e)
-        print_metrics(read_json(files.metrics, "generation metrics"))
-    first = dist.all_gather_object(err)[0]
-    if first is not None:
-        raise InputError(first)
+    manifest = dist.on_main(lambda: _write_outputs(cfg, splits, files, labels, model_id), "to write the outputs")
     if manifest is not None:
         log.info(f"generated {manifest['counts']} -> {files.samples}")
     return manifest
+
+
+def _write_outputs(cfg, splits, files: GenFiles, labels, model_id) -> dict:
+    """Rank 0: the samples, metrics and manifest from every rank's states (metrics printed even when there are no
+    training samples: the InputError that follows stops every rank through ``dist.on_main``)."""
+    try:
+        return write_outputs(cfg, splits, read_states(files, len(labels)), files, model_id)
+    finally:
+        if files.metrics.exists():
+            print_metrics(read_json(files.metrics, "generation metrics"))
 
 
 def read_candidates(files: GenFiles) -> list[dict]:

@@ -167,9 +167,8 @@ def run_scoring(cfg, examples: list[Example], template: Template, tokenizer, run
         "device_type": device.type,
         "library_versions": library_versions(),
     }
-    if dist.rank() == 0:
-        store.prepare(scores_dir, header, idents, extra={"git_revision": git_revision()})
-    dist.barrier()
+    dist.on_main(lambda: store.prepare(scores_dir, header, idents, extra={"git_revision": git_revision()}),
+                 f"to prepare the scores folder {scores_dir}")
     counter = [0]
     encoded: dict[tuple, tuple[Encoded, list[list[int]]]] = {}  # models of one family share tokens and batches
     for s in specs:
@@ -190,8 +189,12 @@ def run_scoring(cfg, examples: list[Example], template: Template, tokenizer, run
                     packing=cfg.scoring.packing)
         del model
         dist.barrier()
-        if dist.rank() == 0:
-            left = int((np.asarray(arrays.done) == 0).sum())
-            if left:
-                raise RuntimeError(f"{scores_dir}: {left} rows of {s.name!r} still not scored after the pass")
+        dist.on_main(partial(check_all_scored, arrays, f"{scores_dir}: {s.name!r}"), f"the check of {s.name!r}")
     return scores_dir
+
+
+def check_all_scored(arrays, what: str) -> None:
+    """Raise when a row of ``arrays`` is still not done after a scoring pass (rank 0, through ``dist.on_main``)."""
+    left = int((np.asarray(arrays.done) == 0).sum())
+    if left:
+        raise RuntimeError(f"{what}: {left} rows still not scored after the pass")

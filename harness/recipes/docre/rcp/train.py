@@ -117,7 +117,8 @@ class RCPObjective(Objective):
         y = np.asarray([v for f in self.tune_feats for v in f.labels])
         thr = prop.tune_threshold(p, y, "f1") if y.sum() else 0.5
         rec = {"step": step, "epoch": epoch, **prop.detection(p, y, thr)}
-        improved = dist.all_gather_object(rec["f1"] > self.best_f1)[0]  # rank 0 decides for all
+        rec = dist.from_main(rec)  # rank 0's figures decide "improved" on every rank: a ZeRO-3 collective follows
+        improved = rec["f1"] > self.best_f1
         if improved:
             self.best_f1, self.best_epoch = rec["f1"], epoch
         state = trainer.engine.state_dict_for_export() if improved else None  # collective under ZeRO-3
