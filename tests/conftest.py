@@ -17,8 +17,19 @@ for _k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+TOOLING = ("benchmarks", "scripts")  # tests/<folder>/: the benchmark scripts and the GPU session kit, run end to end
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "tooling: runs a benchmark script or the GPU session kit end to end "
+                                       f"(every test under tests/{{{','.join(TOOLING)}}}/; not in the fast tier)")
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: a real-data test without its marker is refused every time
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if Path(item.fspath).resolve().relative_to(ROOT / "tests").parts[0] in TOOLING:
+            item.add_marker(pytest.mark.tooling)
     unmarked = [item.nodeid for item in items
                 if "data_dir" in getattr(item, "fixturenames", ()) and item.get_closest_marker("data") is None]
     if unmarked:
