@@ -238,16 +238,18 @@ class Trainer:
             self.lock = None
 
 
-def run(objective, ds_path=None, **kw) -> dict:
+def run(objective, ds_path=None, *, before_build=None, **kw) -> dict:
     """The stage sequence of every training entry point: ``prepare`` inside ``input_errors`` (one-line errors),
-    ``build``, ``train``; the lock is released when done (the engine stays in the summary: drop it before
-    ``harness.dist.destroy``). Keyword arguments as ``Trainer``."""
+    ``before_build()`` when given (DPO's reference pass), ``build``, ``train``; the lock is released when done (the
+    engine stays in the summary: drop it before ``harness.dist.destroy``). Keyword arguments as ``Trainer``."""
     from harness.cli import input_errors
 
     trainer = Trainer(objective, ds_path, **kw)
     try:
         with input_errors():
             trainer.prepare()
+        if before_build is not None:
+            before_build()
         return trainer.build().train()
     finally:
         trainer.release_files()

@@ -68,10 +68,10 @@ def test_dry_run_plans_the_gpu_list(tmp_path, capsys):
     out = tmp_path / "wce.csv"
     rows = bwc.main(["--dry-run", "--cases-from", "gpu:kernel", "--out", str(out)])
     written = read_rows(out)
-    assert len(rows) == len(written) == 2 and all(r["dry_run"] == "plan" for r in written)
-    assert [(r["N"], r["H"], r["V"], r["dtype"]) for r in written] == [("2048", "3584", "152064", "bfloat16"),
-                                                                       ("16384", "3584", "152064", "bfloat16")]
-    assert written[0]["provider"] == "naive chunked triton liger cce cce_nofilter"
+    # issue 22's plan: the kernel rows at N = 16,384 only (naive / chunked / triton vs Liger and CCE), one shape
+    assert len(rows) == len(written) == 1 and all(r["dry_run"] == "plan" for r in written)
+    assert [(r["N"], r["H"], r["V"], r["dtype"]) for r in written] == [("16384", "3584", "152064", "bfloat16")]
+    assert written[0]["provider"] == "naive chunked triton liger cce"
     assert "[dry-run] weighted_ce N=16384" in capsys.readouterr().out
     with pytest.raises(ValueError, match="unknown provider"):
         bwc.main(["--dry-run", "--shapes", "8,8", "--providers", "naive,nope", "--out", str(out)])

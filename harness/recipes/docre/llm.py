@@ -55,7 +55,7 @@ def prompt_splits(train: list[Prompt], relations: dict[str, str], info: dict) ->
 def run_config(cfg, llm_dir: Path, train_file: str) -> RunConfig:
     """The harness RunConfig of the Trainer (its run folder is the stage's llm/ folder; no label-ranking eval)."""
     if cfg.train.eval_split:
-        log.info("docre: train.eval_split is ignored (the stage evaluates by decoding, launch/docre.py predict)")
+        log.info("docre: train.eval_split is ignored (the stage evaluates by decoding: docre predict)")
     return RunConfig(run_dir=str(llm_dir), data=DataConfig(dataset="docre", data_dir=train_file, template="docre"),
                      model=cfg.model, train=dataclasses.replace(cfg.train, eval_split=""))
 

@@ -41,7 +41,6 @@ import torch
 import torch.nn.functional as F
 
 from harness import dist
-from harness.cli import input_errors
 from harness.data.tokenize import collate, pack
 from harness.kernels import weighted_linear_cross_entropy
 from harness.models.label_rows import body_hidden, gather_label_rows, lm_head_of
@@ -233,11 +232,7 @@ def run_dpo(cfg, ds_path=None, **kw) -> dict:
     """The DPO stage: read and check the inputs (one-line errors through harness.cli), score the reference once,
     train, export. Keyword arguments as ``Trainer`` (resume, overwrite, dist_timeout_s, export, on_step).
     Returns ``Trainer.train``'s summary (its ``engine`` must be dropped before ``harness.dist.destroy``)."""
-    trainer = dpo_trainer(cfg, ds_path, **kw)
-    try:
-        with input_errors():
-            trainer.prepare()
-        trainer.objective.score_reference()
-        return trainer.build().train()
-    finally:
-        trainer.release_files()
+    from harness.train.trainer import run
+
+    objective = PreferenceObjective(cfg)
+    return run(objective, ds_path, before_build=objective.score_reference, **kw)
