@@ -190,11 +190,12 @@ class RankZeroFailed(RuntimeError):
     """Raised on the other ranks when rank-0-only work failed (the message names rank 0's exception)."""
 
 
-def on_main(fn, what: str):
+def on_main(fn, what: str, *, input_types: tuple = ()):
     """Run ``fn()`` on rank 0 only; every rank learns the outcome before going on, so a failure there ends all
     ranks together instead of leaving the others in the next collective until the timeout. Rank 0 re-raises its
     own exception; the others raise ``InputError`` for an input error (rank 0 prints the one line) and
-    ``RankZeroFailed`` for anything else, naming ``what`` and rank 0's exception. Returns ``fn()``'s value on
+    ``RankZeroFailed`` for anything else (``input_types``: more exception classes that count as input errors),
+    naming ``what`` and rank 0's exception. Returns ``fn()``'s value on
     rank 0, None elsewhere. A collective (all ranks call it), like ``runstate.claim_run_folder``."""
     if not (is_initialized() and world() > 1):
         return fn()
@@ -206,7 +207,8 @@ def on_main(fn, what: str):
             value = fn()
         except Exception as e:  # shared with every rank below, then re-raised here unchanged
             err = e
-    outcome = all_gather_object(None if err is None else (isinstance(err, InputError), f"{type(err).__name__}: {err}"))[0]
+    outcome = all_gather_object(None if err is None else (isinstance(err, (InputError, *input_types)),
+                                                                   f"{type(err).__name__}: {err}"))[0]
     if err is not None:
         raise err
     if outcome is not None:

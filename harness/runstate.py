@@ -84,26 +84,22 @@ def check_same_config(recorded_path: Path, cfg, stage: str, *, what: str, way_ou
 
 
 def claim_run_folder(run_dir: str | Path, stage: str, check) -> RunLock | None:
-    """Rank 0 takes the folder's lock and runs ``check()`` (released again if the check refuses); every rank
-    learns the outcome, so a refusal stops all of them together instead of leaving the others waiting in a
-    collective. Returns the held lock on rank 0, None elsewhere."""
+    """Rank 0 takes the folder's lock and runs ``check()`` (the lock is released again if the check fails); every
+    rank learns the outcome (``harness.dist.on_main``), so a refusal stops all of them together instead of leaving
+    the others waiting in a collective. Returns the held lock on rank 0, None elsewhere."""
     from harness import dist
 
-    lock, err = None, None
-    if dist.rank() == 0:
+    def claim() -> RunLock:
+        lock = RunLock(run_dir, stage).acquire()
         try:
-            lock = RunLock(run_dir, stage).acquire()
             check()
-        except (InputError, FileNotFoundError) as e:  # what a claim refuses with; anything else is a bug
-            err = e
-            if lock is not None:
-                lock.release()
-    first = dist.all_gather_object(None if err is None else f"{type(err).__name__}: {err}")[0]
-    if err is not None:
-        raise err
-    if first is not None:
-        raise InputError(f"rank 0 refused the run folder: {first}")
-    return lock
+        except BaseException:
+            lock.release()
+            raise
+        return lock
+
+    # FileNotFoundError: nothing to resume, an input error like the check's own refusals
+    return dist.on_main(claim, "claiming the run folder", input_types=(FileNotFoundError,))
 
 
 class RunLock:

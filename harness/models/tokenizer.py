@@ -75,12 +75,16 @@ def tokenizer_texts(splits) -> list[str]:
     return [splits.template.render(ex) for ex in splits.train] + list(splits.label_space.labels)
 
 
-def run_tokenizer(model_cfg, splits, cache_dir: str | Path):
+def shared_tokenizer(model_cfg, texts: list[str], cache_dir: str | Path):
     """``resolve_tokenizer`` for a (possibly distributed) stage: rank 0 trains or loads it first, the other
-    ranks load what rank 0 saved, so every stage and rank of a run shares one tokenizer."""
+    ranks load what rank 0 saved, so every stage and rank of a run shares one tokenizer (collective)."""
     from harness import dist
 
-    texts = tokenizer_texts(splits)
     tok = resolve_tokenizer(model_cfg, texts, cache_dir) if dist.rank() == 0 else None
     dist.barrier()
     return tok if tok is not None else resolve_tokenizer(model_cfg, texts, cache_dir)
+
+
+def run_tokenizer(model_cfg, splits, cache_dir: str | Path):
+    """``shared_tokenizer`` on the corpus of a run's splits (``tokenizer_texts``)."""
+    return shared_tokenizer(model_cfg, tokenizer_texts(splits), cache_dir)

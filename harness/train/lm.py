@@ -22,11 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import dist
 from harness.config import RunConfig
-from harness.data.tokenize import Encoded, collate, pack
+from harness.data.tokenize import Encoded
 from harness.run import RunDir
-from harness.train.data import dropped, example_weights_for
+from harness.train.data import dropped
 from harness.train.normaliser import step_normaliser
 from harness.train.objective import Objective, build_lm
 
@@ -93,20 +92,15 @@ class LMObjective(Objective):
     # ---- inputs -----------------------------------------------------------------------------------------
     def prepare(self, trainer) -> None:
         from harness.models.load import family_of, resolve_config
-        from harness.models.tokenizer import resolve_tokenizer
+        from harness.models.tokenizer import shared_tokenizer
 
         lm, tc = self.cfg.lm, self.train_cfg
         if lm.max_len < 2:
             raise ValueError(f"lm.max_len must be >= 2 tokens (a token and the next one to predict), got {lm.max_len}")
         if tc.weights_file:
             raise ValueError("train.weights_file does not apply to language modelling (every token counts once)")
-        if tc.packing and tc.tokens_per_micro_batch <= 0:
-            raise ValueError(f"train.tokens_per_micro_batch must be > 0, got {tc.tokens_per_micro_batch}")
         docs = read_documents(lm.text_file)
-        cache = self.files.tokenizer
-        tok = resolve_tokenizer(self.cfg.model, docs, cache) if dist.rank() == 0 else None
-        dist.barrier()  # rank 0 trained (tiny presets) or loaded it first; the others load the same one
-        self.tok = tok = tok if tok is not None else resolve_tokenizer(self.cfg.model, docs, cache)
+        self.tok = tok = shared_tokenizer(self.cfg.model, docs, self.files.tokenizer)
         self.mcfg = resolve_config(self.cfg.model.large, len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id)
         if family_of(self.mcfg) != "causal":
             raise ValueError(f"language modelling trains causal models; model.large={self.cfg.model.large} is "
@@ -133,26 +127,12 @@ class LMObjective(Objective):
 
         return WeightedLoss(model, norm_mode="token", impl=self.train_cfg.loss_impl, zero3=zero3)
 
-    # ---- one step -----------------------------------------------------------------------------------------
-    def batch(self, idx: list[int]) -> dict:
-        if self.packed:
-            return pack(self.items, idx, self.train_cfg.tokens_per_micro_batch)
-        return collate(self.items, idx)
-
+    # ---- one step (batch, forward with unit weights, export: the Objective defaults) ------------------------
     def normaliser(self, batches: list[dict], micro: list[list[int]]) -> float:
         return step_normaliser(batches, "causal", "token")
 
-    def forward(self, engine, batch: dict, normaliser: float, idx: list[int]):
-        loss = engine.forward(batch, example_weights_for(idx, None), normaliser)  # unit weights
-        return loss, loss.new_zeros(0).double()
-
     def readout(self, stats: list[float], normaliser: float) -> dict:
         return {"label_tokens": int(normaliser)}
-
-    def export(self, trainer):
-        from harness.train.export import export_live
-
-        return export_live(trainer.engine, self.tok, self.files.export)
 
 
 def train_lm(cfg: LMRunConfig, ds_path=None, **kw) -> dict:

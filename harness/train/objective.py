@@ -73,6 +73,15 @@ class Objective:
         return None
 
     # ---- one step -----------------------------------------------------------------------------------------
+    def batch(self, idx: list[int]) -> dict:
+        """One micro-batch on the host from ``items`` (a harness.data.tokenize.Encoded): packed rows of at most
+        ``train.tokens_per_micro_batch`` tokens when ``packed``, else padded."""
+        from harness.data.tokenize import collate, pack
+
+        if self.packed:
+            return pack(self.items, idx, self.train_cfg.tokens_per_micro_batch)
+        return collate(self.items, idx)
+
     def to_device(self, batch: dict, device) -> dict:
         return {k: v.to(device) for k, v in batch.items()}
 
@@ -107,16 +116,19 @@ class Objective:
         """Restore from a checkpoint's client state (which also holds the loop's keys)."""
 
     def export(self, trainer):
-        return None
+        """The trained language model as a Hugging Face folder (``files.export``); None for objectives whose
+        result is written elsewhere."""
+        from harness.train.export import export_live
+
+        return export_live(trainer.engine, self.tok, self.files.export)
 
     def summary(self) -> dict:
         return {}
 
 
-def global_count(micro: list[list[int]], per_item: int = 1) -> float:
-    """The step's global item count (this rank's micro-batches, summed over ranks; a host tensor)."""
-    local = torch.tensor([float(per_item * sum(len(m) for m in micro))], dtype=torch.float64)
-    return float(dist.all_reduce_sum(local).item())
+def global_sum(local: float) -> float:
+    """A step normaliser: this rank's host-side count, summed over ranks (a host tensor, before any forward)."""
+    return float(dist.all_reduce_sum(torch.tensor([float(local)], dtype=torch.float64)).item())
 
 
 def build_lm(trainer, model_cfg, tok, seed: int):

@@ -16,7 +16,7 @@ import torch
 from harness import dist, log
 from harness.config import RunConfig
 from harness.data.prompts import get_template
-from harness.data.tokenize import collate, encode, pack
+from harness.data.tokenize import encode
 from harness.models.load import family_of, resolve_config
 from harness.models.tokenizer import run_tokenizer
 from harness.run import RunDir
@@ -60,8 +60,6 @@ class SFTObjective(Objective):
         self.packed = tc.packing and self.family == "causal"
         if tc.packing and not self.packed:
             log.info("train.packing: seq2seq models train on padded micro-batches (packing is for causal models)")
-        if self.packed and tc.tokens_per_micro_batch <= 0:
-            raise ValueError(f"train.tokens_per_micro_batch must be > 0, got {tc.tokens_per_micro_batch}")
 
     def describe(self, trainer) -> str:
         tc, n = self.train_cfg, len(self.items)
@@ -81,12 +79,6 @@ class SFTObjective(Objective):
         return WeightedLoss(model, norm_mode=self.train_cfg.norm_mode, impl=self.train_cfg.loss_impl, zero3=zero3)
 
     # ---- one step -----------------------------------------------------------------------------------------
-    def batch(self, idx: list[int]) -> dict:
-        """One micro-batch on the host: packed (causal, train.packing) or padded."""
-        if self.packed:
-            return pack(self.items, idx, self.train_cfg.tokens_per_micro_batch)
-        return collate(self.items, idx)
-
     def normaliser(self, batches: list[dict], micro: list[list[int]]) -> float:
         return step_normaliser(batches, self.family, self.train_cfg.norm_mode)
 
@@ -114,11 +106,6 @@ class SFTObjective(Objective):
             trainer.evals.write(rec)
             figures = ", ".join(f"{k} {rec[k]:.4f}" for k in ("macro_f1", "micro_f1", "accuracy") if k in rec)
             log.info(f"eval {split} at step {step}: {figures}")
-
-    def export(self, trainer):
-        from harness.train.export import export_live
-
-        return export_live(trainer.engine, self.tok, self.files.export)
 
 
 def train(cfg: RunConfig, ds_path=None, *, splits=None, **kw) -> dict:

@@ -105,6 +105,8 @@ class Trainer:
     def plan_steps(self) -> None:
         """World size, global batch (in the objective's items), steps per epoch and total steps."""
         items, unit = self.objective.items, self.objective.unit
+        if self.objective.packed and self.tc.tokens_per_micro_batch <= 0:
+            raise ValueError(f"train.tokens_per_micro_batch must be > 0, got {self.tc.tokens_per_micro_batch}")
         self.world = dist.world()
         self.gbs = self.tc.micro_batch * self.tc.grad_accum * self.world
         self.steps_per_epoch = len(items) // self.gbs
@@ -155,8 +157,7 @@ class Trainer:
             return None
         ds = resolve_ds_config(read_ds_config(self.ds_path), self.tc, dist.env_info().world, source=str(self.ds_path))
         dist.ensure_single_process_env()
-        cfg_timeout = getattr(getattr(self.objective.cfg, "dist", None), "timeout_s", 0.0)
-        eng.dist_timeout_init(self.dist_timeout_s or cfg_timeout or None)
+        eng.dist_timeout_init(self.dist_timeout_s or self.objective.cfg.dist.timeout_s or None)
         return ds
 
     # ---- one optimizer step ------------------------------------------------------------------------------

@@ -47,12 +47,10 @@ def rcp(args) -> int:
     from harness import dist
     from harness.config import load_config
     from harness.recipes.docre.config import DocREConfig
-    from harness.recipes.docre.rcp.config import check
     from harness.recipes.docre.rcp.stage import rcp_propose
     from harness.recipes.docre.rcp.train import rcp_train
 
     cfg = load_config(args.config, args.set, cls=DocREConfig)
-    check(cfg.rcp)
     if args.cmd == "rcp-train":
         out = rcp_train(cfg, args.ds, resume=args.resume, overwrite=args.overwrite, dist_timeout_s=args.dist_timeout)
     else:

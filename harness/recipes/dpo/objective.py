@@ -19,7 +19,7 @@ module under ZeRO-3 (``PreferenceLoss`` subclasses harness.train.loss.WeightedLo
 
 Normalisation: the step loss is sum over the step's pairs of loss_pair / P, P = the step's global pair count,
 summed on the host from this rank's micro-batches and all-reduced before any forward
-(``harness.train.objective.global_count``: the pair counterpart of harness.train.normaliser.step_normaliser);
+(``harness.train.objective.global_sum``: the pair counterpart of harness.train.normaliser.step_normaliser);
 DeepSpeed's backward scaling is undone by the engine as for every loss. ``train.micro_batch`` counts pairs;
 ``train.norm_mode`` does not apply.
 
@@ -40,7 +40,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from harness import dist
 from harness.data.tokenize import collate, pack
 from harness.kernels import weighted_linear_cross_entropy
 from harness.models.label_rows import body_hidden, gather_label_rows, lm_head_of
@@ -49,7 +48,7 @@ from harness.run import RunDir
 from harness.train import engine as eng
 from harness.train.data import dropped
 from harness.train.loss import WeightedLoss
-from harness.train.objective import Objective, build_lm, global_count
+from harness.train.objective import Objective, build_lm, global_sum
 
 LOSSES = ("dpo", "ipo")
 
@@ -152,16 +151,13 @@ class PreferenceObjective(Objective):
 
     def prepare(self, trainer) -> None:
         from harness.models.load import family_of, resolve_config
-        from harness.models.tokenizer import resolve_tokenizer
+        from harness.models.tokenizer import shared_tokenizer
 
         self.objective = PreferenceSpec.from_config(self.cfg.dpo)  # bad dpo.* settings: one line
         if self.train_cfg.weights_file:
             raise ValueError("train.weights_file does not apply to DPO (every pair counts once); unset it")
         self.pairs = pref.read_pairs(self.cfg.dpo.pairs_file)
-        texts, cache = pref.pair_texts(self.pairs), self.files.tokenizer
-        tok = resolve_tokenizer(self.cfg.model, texts, cache) if dist.rank() == 0 else None
-        dist.barrier()  # rank 0 trained or loaded it first (tiny presets save it to the run folder)
-        self.tok = tok = tok if tok is not None else resolve_tokenizer(self.cfg.model, texts, cache)
+        self.tok = tok = shared_tokenizer(self.cfg.model, pref.pair_texts(self.pairs), self.files.tokenizer)
         self.mcfg = resolve_config(self.cfg.model.large, len(tok), pad_id=tok.pad_token_id, eos_id=tok.eos_token_id)
         if family_of(self.mcfg) != "causal":
             raise ValueError(f"DPO trains causal models; model.large={self.cfg.model.large} is {family_of(self.mcfg)}")
@@ -199,7 +195,7 @@ class PreferenceObjective(Objective):
         return b
 
     def normaliser(self, batches: list[dict], micro: list[list[int]]) -> float:
-        return global_count(micro)
+        return global_sum(sum(len(m) for m in micro))  # the step's pairs
 
     def forward(self, engine, batch: dict, normaliser: float, idx: list[int]):
         loss = engine.forward(batch, None, normaliser)
@@ -213,11 +209,6 @@ class PreferenceObjective(Objective):
 
     def sequences(self, micro: list[list[int]]) -> int:
         return 2 * sum(len(m) for m in micro)
-
-    def export(self, trainer):
-        from harness.train.export import export_live
-
-        return export_live(trainer.engine, self.tok, self.files.export)
 
 
 def dpo_trainer(cfg, ds_path=None, **kw):

@@ -26,7 +26,7 @@ from harness.recipes.docre.rcp.features import collate, featurize_all, to_device
 from harness.recipes.docre.rcp.model import RCPLoss
 from harness.recipes.docre.rcp.stage import build_model, load_docs, model_hash, resolve_tokenizer
 from harness.run import atomic_write
-from harness.train.objective import Objective
+from harness.train.objective import Objective, global_sum
 
 
 class _Lengths:
@@ -101,8 +101,7 @@ class RCPObjective(Objective):
         return to_device(batch, device)
 
     def normaliser(self, batches: list[dict], micro: list[list[int]]) -> float:
-        local = torch.tensor([float(sum(len(b["labels"]) for b in batches))], dtype=torch.float64)
-        return float(dist.all_reduce_sum(local).item())
+        return global_sum(sum(len(b["labels"]) for b in batches))  # the step's pairs
 
     def readout(self, stats: list[float], normaliser: float) -> dict:
         return {"pairs": int(normaliser)}
@@ -134,6 +133,9 @@ class RCPObjective(Objective):
 
     def load_state_dict(self, state: dict) -> None:
         self.best_f1, self.best_epoch = state["best_f1"], state["best_epoch"]
+
+    def export(self, trainer):
+        return None  # the result is best/model.pt, written by evaluate at the best epoch
 
     def summary(self) -> dict:
         return {"best_f1": self.best_f1, "best_epoch": self.best_epoch}
