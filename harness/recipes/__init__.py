@@ -19,6 +19,8 @@ RECIPES: dict[str, tuple[str, str]] = {
     "dpo": ("DPO / IPO fine-tuning of the generator on preference pairs", "harness.recipes.dpo.commands"),
     "docre": ("document-level RE (LMRC on DocRED / Re-DocRED): RCP candidates, the LLM stage, official scores",
               "harness.recipes.docre.commands"),
+    "tables": ("the seed papers' tables, one command per row: list, run (beside the papers' figures), --smoke",
+               "harness.recipes.tables.commands"),
 }
 
 
