@@ -21,7 +21,7 @@ from harness.cli import InputError
 from harness.recipes.tables.specs import DATA, DATA_DIRS, DOCRE, ROLES, Row, Table
 
 # --smoke: tiny sizes, one epoch (on top of the row's own settings, which stay)
-SMOKE_ATLANTIS = ["data.max_train_examples=16", "data.max_eval_examples=8", "train.epochs=1",
+SMOKE_ATLANTIS = ["data.max_train_examples=32", "data.max_eval_examples=8", "train.epochs=1",
                   "scoring.tokens_per_batch=2048", "eval.max_new_tokens=8"]
 SMOKE_QA4RE = ["data.max_eval_examples=8"]
 SMOKE_DOCRE = ["data.max_train_docs=2", "data.max_eval_docs=2", "train.epochs=1", "train.warmup_steps=0",
@@ -37,14 +37,15 @@ SMOKE_RE = ["train.epochs=1", "data.max_train_examples=16", "data.max_eval_examp
 class Requirement:
     """A flag of a command (``recipe``, ``command``, ``flag``) or a config field (``config`` class name, ``key``)
     the row's command lines use: checked against this checkout before anything runs."""
-    what: str  # "flag" | "field" | "value"
-    where: str  # "qa4re eval" | "DocREConfig" | "harness.recipes.docre.prompts:STYLES"
-    name: str  # "--prompting" | "prompts.style" | "binary"
+    what: str  # "flag" | "field" | "value" | "file"
+    where: str  # "qa4re eval" | "DocREConfig" | "harness.recipes.docre.prompts:STYLES" | "the repository"
+    name: str  # "--prompting" | "prompts.style" | "binary" | "examples/lmrc_docred_paper.json"
 
     def line(self) -> str:
         return {"flag": f"needs the flag {self.name} of `python -m harness {self.where}`",
                 "field": f"needs the config field {self.name} of {self.where}",
-                "value": f"needs {self.name!r} in {self.where}"}[self.what]
+                "value": f"needs {self.name!r} in {self.where}",
+                "file": f"needs {self.name} in {self.where}"}[self.what]
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,9 @@ def _atlantis(table: Table, row: Row, ctx: Context) -> Plan:
     if ctx.ds:
         argv += ["--ds", ctx.ds]
     sets = [f"data.label_space={o['label_space']}", f"train.epochs={o['epochs']}", f"train.lr={o['lr']}",
-            f"train.micro_batch={o['micro_batch']}", f"train.grad_accum={accum}", "eval.method=generate"]
+            f"train.micro_batch={o['micro_batch']}", f"train.grad_accum={accum}", "eval.method=generate",
+            "train.eval_split=test"]  # the report's learning curves are per epoch on test (the experiment plots
+    #   test); evaluations during training select nothing (the final model is exported)
     if ctx.smoke:
         sets += SMOKE_ATLANTIS + [f"model.tokenizer={ctx.tokenizer}"]
     step = Step(f"{table.id}/{row.id}", tuple(argv + _sets(sets)), str(run / "summary.json"))
@@ -151,6 +154,12 @@ def _qa4re(table: Table, row: Row, ctx: Context) -> Plan:
 
 
 # ---- LMRC: docre train / predict, rcp-train / rcp-propose ----------------------------------------------------------
+# The paper's settings (Tables 6-7) are the docre recipe's own example configs; a row overrides only paths, the
+# model, the per-process batch and (--smoke) the sizes. LLM stage: config by prompt style; RCP: the paper config.
+DOCRE_CONFIGS = {"extract": "examples/lmrc_{corpus}_loraft.json", "lmrc": "examples/lmrc_{corpus}_paper.json",
+                 "binary": "examples/lmrc_{corpus}_llm_preclassifier.json"}
+
+
 def _docre(table: Table, row: Row, ctx: Context) -> Plan:
     o, needs = row.opts, []
     corpus, method = o["corpus"], o["method"]
@@ -158,79 +167,78 @@ def _docre(table: Table, row: Row, ctx: Context) -> Plan:
     split_file = {"dev": dev_f, "test": test_f}
     llm = _model(ctx, o["llm"], needs)
     base = ctx.run_dir / "docre"
-    data = [f"data.data_dir={ctx.data_dir}", f"data.train_file={train_f}", f"data.rel_info={ctx.data_dir}/"
-            "docred/rel_info.json", f"data.facts={train_f}"]
+    data = [f"data.data_dir={ctx.data_dir}", f"data.train_file={train_f}",
+            f"data.rel_info={ctx.data_dir / 'docred' / 'rel_info.json'}", "prompts.candidates="]
+    per_rank = _accum(4, 1, ctx.nproc, f"{table.id}/{row.id}")  # Tables 6-7: batch 4 -> 4 / nproc per process
     steps: list[Step] = []
     outputs: dict[str, str] = {}
-    reqs = [Requirement("field", "DocREConfig", "prompts.style"), Requirement("field", "DocREConfig",
-                                                                             "train.warmup_steps")]
+    reqs = {Requirement("field", "DocREConfig", "prompts.style"), Requirement("field", "DocREConfig",
+                                                                             "train.warmup_steps")}
+    ds = ["--ds", ctx.ds] if ctx.ds else []
 
-    def llm_run(style: str, epochs: int, warmup: int) -> tuple[Path, list[str]]:
-        """Train the LLM (style's prompt, Table 7's settings) once; (its run folder, its config sets)."""
+    def llm_run(style: str) -> tuple[Path, list[str]]:
+        """Train the LLM with the style's paper config once; (its run folder, its --config/--set arguments)."""
         run = base / f"{corpus}-{o['llm']}-{style}"
-        sets = [*data, f"model.large={llm}", f"prompts.style={style}", "lora.r=8", "lora.alpha=16", "train.lr=1e-4",
-                f"train.epochs={epochs}", "train.micro_batch=1",
-                f"train.grad_accum={_accum(4, 1, ctx.nproc, f'{table.id}/{row.id} (LLM)')}",
-                f"train.warmup_steps={warmup}"]
+        config = DOCRE_CONFIGS[style].format(corpus=corpus)
+        reqs.add(Requirement("file", "the repository", config))
+        sets = [*data, f"model.large={llm}", f"train.micro_batch={per_rank}", "train.grad_accum=1"]
         if ctx.smoke:
             sets += SMOKE_DOCRE + [f"model.tokenizer={ctx.tokenizer}"]
-        ds = ["--ds", ctx.ds] if ctx.ds else []
-        steps.append(Step(f"docre/{run.name}/train", ("docre", "train", *ds, *_sets([f"run_dir={run}", *sets,
-                          f"data.eval_file={dev_f}"])), str(run / "llm" / "export" / "config.json"), launch=True))
-        return run, sets
+        args = ["--config", config, *_sets(sets)]
+        steps.append(Step(f"docre/{run.name}/train", ("docre", "train", *ds, *args, *_sets(
+            [f"run_dir={run}", f"data.eval_file={dev_f}"])), str(run / "llm" / "export" / "config.json"), launch=True))
+        return run, args
 
-    def predict(run: Path, sets: list[str], split: str, cands: str, tag: str) -> Path:
+    def predict(run: Path, args: list[str], split: str, cands: str, tag: str) -> Path:
         """Decode ``split`` with the LLM trained in ``run``, asked about ``cands``; its eval.json."""
-        out = run / f"eval-{split}-{tag}"
-        f = split_file[split]
+        out, f = run / f"eval-{split}-{tag}", split_file[split]
         steps.append(Step(f"docre/{run.name}/{split}-{tag}", ("docre", "predict", "--model",
-                          str(run / "llm" / "export"), "--candidates", cands, *_sets([f"run_dir={out}", *sets,
-                                                                                      f"data.eval_file={f}"])),
+                          str(run / "llm" / "export"), "--candidates", cands, *args,
+                          *_sets([f"run_dir={out}", f"data.eval_file={f}"])),
                           str(out / "predict" / f"{f.stem}.eval.json"), launch=True))
         return out / "predict" / f"{f.stem}.eval.json"
 
     def rcp(split: str) -> Path:
-        """LMRC's RCP (Table 6) trained once per corpus, proposing for ``split``; the candidates file."""
+        """LMRC's RCP (Table 6, the paper config's rcp section) trained once per corpus, proposing for ``split``;
+        the candidates file."""
         run = base / f"{corpus}-rcp"
-        enc = _model(ctx, "roberta-large", needs)
-        batch = _accum(4, 1, ctx.nproc, "RCP")  # documents per micro-batch, per process: 4 in all
-        sets = [f"run_dir={run}", f"rcp.encoder={enc}", f"rcp.train_file={train_f}", f"rcp.dev_file={dev_f}",
-                "rcp.epochs=30", f"rcp.batch_docs={batch}", "rcp.lr=3e-5", "rcp.head_lr=1e-4", "rcp.grad_clip=1.0",
-                "rcp.warmup_ratio=0.06", "rcp.schedule=linear", "rcp.threshold_mode=fixed", "rcp.threshold=0.5"]
-        if ctx.smoke:
-            sets += SMOKE_RCP
+        config = DOCRE_CONFIGS["lmrc"].format(corpus=corpus)
+        sets = [f"run_dir={run}", f"rcp.encoder={_model(ctx, 'roberta-large', needs)}", f"rcp.train_file={train_f}",
+                f"rcp.dev_file={dev_f}", f"rcp.batch_docs={per_rank}",
+                "rcp.grad_accum=1", *(SMOKE_RCP if ctx.smoke else [])]
+        args = ["--config", config, *_sets(sets)]
         rcp_dir = run / "rcp"
-        ds = ["--ds", ctx.ds] if ctx.ds else []
-        steps.append(Step(f"docre/{run.name}/rcp-train", ("docre", "rcp-train", *ds, *_sets(sets)),
+        steps.append(Step(f"docre/{run.name}/rcp-train", ("docre", "rcp-train", *ds, *args),
                           str(rcp_dir / "best" / "model.pt"), launch=True))
         steps.append(Step(f"docre/{run.name}/propose-{split}", ("docre", "rcp-propose", "--docs",
-                          str(split_file[split]), "--name", split, *_sets(sets)),
+                          str(split_file[split]), "--name", split, *args),
                           str(rcp_dir / "candidates" / f"{split}.jsonl")))
         outputs[f"{split}:rcp_stats"] = str(rcp_dir / "candidates" / f"{split}.stats.json")
         return rcp_dir / "candidates" / f"{split}.jsonl"
 
-    if method == "lora-ft":
-        run, sets = llm_run("extract", o["epochs"], o["warmup_steps"])
+    if method == "lora-ft":  # Table 11's prompt over all pairs, None for unrelated ones (Table 7 "Pre")
+        run, args = llm_run("extract")
         for split in o["splits"]:
-            outputs[f"{split}:eval"] = str(predict(run, sets, split, "all", "all"))
-    elif method in ("lmrc", "rc-gold"):
-        run, sets = llm_run("lmrc", o["epochs"], o["warmup_steps"])
+            outputs[f"{split}:eval"] = str(predict(run, args, split, "all", "all"))
+    elif method in ("lmrc", "rc-gold"):  # Table 12's prompt over RCP's candidates / the gold related pairs
+        run, args = llm_run("lmrc")
         for split in o["splits"]:
             cands, tag = (str(rcp(split)), "rcp") if method == "lmrc" else ("gold", "gold")
-            outputs[f"{split}:eval"] = str(predict(run, sets, split, cands, tag))
+            outputs[f"{split}:eval"] = str(predict(run, args, split, cands, tag))
     elif method == "binary":  # Table 5: the LLM pre-classifier proposes, the RC-stage LLM classifies
-        reqs.append(Requirement("value", "harness.recipes.docre.prompts:STYLES", "binary"))
-        brun, bsets = llm_run("binary", o["epochs"], o["warmup_steps"])
-        run, sets = llm_run("lmrc", o["epochs"], o["warmup_steps"])
+        reqs.add(Requirement("value", "harness.recipes.docre.prompts:STYLES", "binary"))
+        brun, bargs = llm_run("binary")
+        run, args = llm_run("lmrc")
         for split in o["splits"]:
-            beval = predict(brun, bsets, split, "all", "all")
+            beval = predict(brun, bargs, split, "all", "all")
             outputs[f"{split}:binary"] = str(beval)
             cands = beval.parent / f"{split_file[split].stem}.candidates.jsonl"
-            outputs[f"{split}:eval"] = str(predict(run, sets, split, str(cands), "llm-binary"))
+            outputs[f"{split}:eval"] = str(predict(run, args, split, str(cands), "llm-binary"))
     else:
         raise ValueError(f"{table.id}/{row.id}: unknown docre method {method!r}")
     files = [*DOCRE[corpus][:2], "docred/rel_info.json", *([DOCRE[corpus][2]] if "test" in o["splits"] else [])]
-    return Plan(tuple(steps), outputs, needs=tuple(needs), files=_files(ctx, files), requires=tuple(reqs))
+    return Plan(tuple(steps), outputs, needs=tuple(needs), files=_files(ctx, files),
+                requires=tuple(sorted(reqs, key=lambda r: (r.what, r.name))))
 
 
 # ---- generation (seed 002): gen generate [-> pairs -> dpo train -> gen generate] -> atlantis train + eval ----------

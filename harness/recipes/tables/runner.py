@@ -49,6 +49,8 @@ def available(req: Requirement) -> bool:
         sub = parser(recipe)._subparsers._group_actions[0].choices[recipe]  # argparse keeps subparsers here
         cmd = sub._subparsers._group_actions[0].choices[command]
         return any(req.name in a.option_strings for a in cmd._actions)
+    if req.what == "file":
+        return (ROOT / req.name).is_file()
     if req.what == "value":
         mod, _, attr = req.where.partition(":")
         return req.name in getattr(importlib.import_module(mod), attr, ())
@@ -124,9 +126,28 @@ def run_step(step: Step, nproc: int, logs: Path) -> tuple[int, float, Path]:
     return rc, time.perf_counter() - t0, path
 
 
+def check_steps(plans: list[Plan]) -> None:
+    """A step name means one computation: two rows naming the same step must give it the same command line."""
+    seen: dict[str, Step] = {}
+    for plan in plans:
+        for step in plan.steps:
+            if seen.setdefault(step.name, step) != step:
+                raise RuntimeError(f"step {step.name} planned twice with different command lines: "
+                                   f"{seen[step.name].argv} and {step.argv}")
+
+
+def _last_error(path: Path) -> str:
+    """``: <the log's last 'error: ...' line>`` (a stage's one-line input error), or ''."""
+    if not path.is_file():
+        return ""
+    errors = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.startswith("error:")]
+    return f": {errors[-1]}" if errors else ""
+
+
 def run_rows(selected: list[tuple[Table, Row]], ctx: Context) -> tuple[list[Outcome], dict[str, float]]:
     """Run the rows' steps (module doc); (the outcomes, seconds per step run)."""
     outcomes = [Outcome(t, r, plan_row(t, r, ctx)) for t, r in selected]
+    check_steps([o.plan for o in outcomes])
     done: dict[str, tuple[int, Path]] = {}  # step name -> (exit status, log)
     timings: dict[str, float] = {}
     for o in outcomes:
@@ -153,7 +174,7 @@ def run_rows(selected: list[tuple[Table, Row]], ctx: Context) -> tuple[list[Outc
             rc, path = done[step.name]
             if rc != 0:
                 o.status = "failed"
-                o.lines = [f"step {step.name} failed (exit {rc}); see {path}"]
+                o.lines = [f"step {step.name} failed (exit {rc}); see {path}" + _last_error(path)]
                 break
         if o.status == "ok":
             o.measured = measure(o.row, o.plan)

@@ -125,20 +125,19 @@ QA4RE = Table("qa4re", "Zero-shot RE, FLAN-T5-XXL (F1, no-relation excluded)", "
    "scoring; the seed (an abstract page) gives the QA4RE figures only, the vanilla baseline's are not in it")
 
 # ---- LMRC (seed 004), appendix A Tables 6-7 ------------------------------------------------------------------------
-PRE = dict(style="extract", epochs=2, warmup_steps=200)  # "Pre" column of Table 7 (LoRA FT LLM, Table 11's prompt)
-RC = dict(style="lmrc", epochs=8, warmup_steps=100)  # "RC stage" column of Table 7 (Table 12's prompt)
-
-
+# method: lora-ft (Table 11's prompt, all pairs, Table 7 "Pre"), lmrc (RCP -> Table 12's prompt, Table 7 "RC
+# stage"), rc-gold (Table 12's prompt over the gold related pairs), binary (Table 5: an LLM pre-classifier instead
+# of RCP); the settings are the docre recipe's paper configs (harness.recipes.tables.plan.DOCRE_CONFIGS)
 def lora_ft(id: str, label: str, llm: str, corpus: str, paper: tuple, splits: tuple, cols: tuple) -> Row:
-    return row(id, label, "docre", paper, llm=llm, corpus=corpus, splits=splits, cols=cols, method="lora-ft", **PRE)
+    return row(id, label, "docre", paper, llm=llm, corpus=corpus, splits=splits, cols=cols, method="lora-ft")
 
 
 def lmrc(id: str, label: str, llm: str, corpus: str, paper: tuple, splits: tuple, cols: tuple) -> Row:
-    return row(id, label, "docre", paper, llm=llm, corpus=corpus, splits=splits, cols=cols, method="lmrc", **RC)
+    return row(id, label, "docre", paper, llm=llm, corpus=corpus, splits=splits, cols=cols, method="lmrc")
 
 
-LMRC_NOTE = ("LLM: LoRA r 8 / alpha 16, lr 1e-4, batch 4 (micro-batch 1 x grad_accum 4/--nproc), 2 epochs and 200 "
-             "warm-up steps (preliminary / LoRA FT) or 8 epochs and 100 (RC stage); RCP: roberta-large, batch 4, "
+LMRC_NOTE = ("settings: the docre recipe's examples/lmrc_<corpus>_{loraft,paper}.json; LLM: LoRA r 8 / alpha 16, "
+             "lr 1e-4, batch 4 (micro-batch 4/--nproc), 2 epochs and 200 warm-up steps (preliminary / LoRA FT) or 8 epochs and 100 (RC stage); RCP: roberta-large, batch 4, "
              "30 epochs, lr 3e-5 encoder / 1e-4 classifier, grad norm 1.0, linear warm-up 6%, threshold fixed 0.5")
 T2_COLS = ("precision", "recall", "f1", "ign_f1", "triples")
 LMRC_T2 = Table("lmrc-t2", "Preliminary experiment: LoRA FT LLaMA2-13B-Chat, all pairs with None",
@@ -181,12 +180,11 @@ LMRC_T4 = Table("lmrc-t4", "Intra- and inter-sentence F1, DocRED dev", "LMRC, Ta
 LMRC_T5 = Table("lmrc-t5", "Ablations, DocRED dev", "LMRC, Table 5", ("F1 of RCP", "Ign F1", "F1"), (
     lmrc("lmrc", "LMRC", "llama2-13b-chat", "docred", (64.64, 58.16, 59.97), ("dev",), ("rcp_f1", "ign_f1", "f1")),
     row("no-rcp-llm", "w/o pre-classifier w LLM", "docre", (31.30, 23.22, 24.59), llm="llama2-13b-chat",
-        corpus="docred", splits=("dev",), cols=("rcp_f1", "ign_f1", "f1"), method="binary", **RC),
+        corpus="docred", splits=("dev",), cols=("rcp_f1", "ign_f1", "f1"), method="binary"),
     row("rc-gold", "RC stage: relation classification (gold pairs)", "docre", (None, 86.09, 86.75),
-        llm="llama2-13b-chat", corpus="docred", splits=("dev",), cols=("rcp_f1", "ign_f1", "f1"), method="rc-gold",
-        **RC),
-), LMRC_NOTE + "; the LLM pre-classifier (prompts.style=binary) has no paper prompt or settings: Table 7's RC-stage settings and "
-   "the reference code's step-1 prompt")
+        llm="llama2-13b-chat", corpus="docred", splits=("dev",), cols=("rcp_f1", "ign_f1", "f1"), method="rc-gold"),
+), LMRC_NOTE + "; the LLM pre-classifier (prompts.style=binary, examples/lmrc_docred_llm_preclassifier.json) has no "
+   "paper prompt or settings: the reference code's step-1 prompt, Table 7's 'Pre' settings")
 # ---- generation (seed 002): the seed states methods and datasets, no figures ---------------------------------------
 GEN_COLS = ("accepted", "distinct_2", "self_bleu", "macro_f1")
 
