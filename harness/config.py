@@ -41,6 +41,7 @@ class DataConfig:
     max_train_examples: int = 0  # 0 = all; else keep the first N (in file order) for quick runs
     max_eval_examples: int = 0  # 0 = all
     synthetic_size: int = 600  # synthetic set: training examples (test is a quarter of this)
+    synthetic_test_size: int = 0  # synthetic set: test examples (0 = a quarter of synthetic_size)
     synthetic_seed: int = 0  # synthetic set: generator seed
 
 

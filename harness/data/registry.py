@@ -147,7 +147,7 @@ def _read_jsonl(cfg: DataConfig, space: LabelSpace | None) -> Read:
 
 
 def _read_synthetic(cfg: DataConfig, space: LabelSpace) -> Read:
-    source, test = make_synthetic(cfg.synthetic_size, cfg.synthetic_seed)
+    source, test = make_synthetic(cfg.synthetic_size, cfg.synthetic_seed, cfg.synthetic_test_size)
     check_space(source + test, space, "synthetic set")
     train, dev = dev_split(source, cfg.dev_fraction, cfg.split_seed)
     return Read(source, train, dev, test, space, [], f"seeded {cfg.dev_fraction} of the synthetic training part")

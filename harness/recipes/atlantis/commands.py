@@ -187,11 +187,17 @@ def semeval_score(args) -> int:
 
 def compare(args) -> int:
     from harness import log
-    from harness.eval.compare import compare_table, fold_constant_columns
+    from harness.eval.compare import aggregate_table, compare_table, fold_constant_columns, read_rows
 
     common, columns, rows = fold_constant_columns(*compare_table(args.run_dirs))
     title = ", ".join(f"{k} {v}" for k, v in common.items())
     log.table(f"runs compared ({title or 'eval.json of each folder'})", columns, rows)
+    records = read_rows(args.run_dirs)
+    if len({r["seed"] for r in records}) > 1:  # more than one seed: the table over seeds, with intervals
+        columns, rows, _ = aggregate_table(records)
+        common, columns, rows = fold_constant_columns(columns, rows, ("setting", "split", "noise rate"))
+        title = ", ".join(f"{k} {v}" for k, v in common.items())
+        log.table(f"over seeds ({title or 'by setting and method'})", columns, rows)
     return 0
 
 
@@ -316,7 +322,8 @@ COMMANDS = [
     Command("export", "export a training checkpoint as a Hugging Face folder", export, _export_args),
     Command("eval", "run an exported model on a split -> <run_dir>/eval.json (+ predictions.txt)", evaluate,
             _eval_args, **_CONFIG, dist=True),
-    Command("compare", "side-by-side table of run folders (macro-F1, official score, delta vs SFT)", compare,
+    Command("compare", "side-by-side table of run folders (macro-F1, official score, delta vs SFT; over seeds: mean, "
+            "sd, paired interval)", compare,
             run_dir="many"),
     Command("curves", "learning curves of several runs on one chart", curves, _curves_args, run_dir="many"),
     Command("weights", "weight plots of a run's training split", weights, _weights_args, **_CONFIG),
