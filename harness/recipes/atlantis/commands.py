@@ -266,7 +266,7 @@ def _score_args(p) -> None:
 
 def _eval_args(p) -> None:
     p.add_argument("--model", required=True, help="exported HF model folder (with its tokenizer)")
-    p.add_argument("--split", default="test", choices=["dev", "test"])
+    p.add_argument("--split", default="test", choices=["train", "dev", "test"])
     p.add_argument("--out", default="", help="eval.json path (default <run_dir>/eval.json); semeval19: predictions "
                    "beside it (predictions.txt, or <stem>.predictions.txt for another file name)")
 
@@ -298,6 +298,10 @@ def _experiment_args(p) -> None:
     p.add_argument("--reference", default="", help="reference checkpoint ('' = fine-tune the small model here)")
     p.add_argument("--noise", type=float, default=None, help="uniform label-noise rate on the training split")
     p.add_argument("--nproc", type=int, default=2, help="processes per stage (torchrun --nproc_per_node)")
+    p.add_argument("--seeds", default="", help="training seeds: a count N (seeds 0..N-1) or a list 0,4,7 (one seed: "
+                   "7,); default 3 on the embedded default, else 1")
+    p.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2", help="ablation: one experiment "
+                   "(every seed) per value, e.g. data.noise_rate=0.1,0.3,0.5; repeat for a grid over several keys")
     p.add_argument("--weak-labels", default="", choices=["", "qa4re"], help="qa4re: train on QA4RE zero-shot "
                    "weak labels of the training split instead of uniform noise")
     p.add_argument("--labeller", default="", help="QA4RE model (HF folder or preset; default: model.large)")
