@@ -8,7 +8,14 @@ import pytest
 from scipy import stats
 from sklearn.metrics import f1_score
 
-from harness.eval.intervals import codes, format_interval, macro_f1_codes, mean_sd, paired_bootstrap, t_interval
+from harness.eval.intervals import (
+    codes,
+    format_interval,
+    macro_f1_codes,
+    mean_sd,
+    paired_bootstrap,
+    t_interval,
+)
 
 
 def test_t_interval_hand_computed_case():
