@@ -6,14 +6,22 @@ one command line (``python -m harness <recipe> <command>``) in a process of its 
         --large /ckpt/Qwen2-7B --small /ckpt/Qwen2-0.5B --reference /ckpt/Qwen2-0.5B-Instruct \
         --ds ds_configs/zero3.json --nproc 8 --noise 0.3
 
-Stages (each writes into <root>/<stage>/ (<root>: --run-dir) and is skipped when its output exists, so an interrupted experiment
-resumes where it stopped; a training stage interrupted mid-run resumes from its latest complete checkpoint):
+Stages (each writes into <root>/<stage>/ (<root>: --run-dir) and is skipped when its output exists, so an interrupted
+experiment resumes where it stopped; a training stage interrupted mid-run resumes from its latest complete checkpoint).
+At each seed s of --seeds (default 3 on the embedded default, else 1), in <root>/seed-<s>/ with train.seed=s:
   1. reference  fine-tune the small model on the training split (only when --reference is not given)
-  2. scoring    log p_L, log p_S, log p_ref of every training label (atlantis score), then weights.f32
+  2. scoring    log p_L, log p_S, log p_ref of every training label (atlantis score), then weights.f32 (shared by
+                the seeds in <root>/scoring/ when --reference is given: frozen models, nothing seeded)
   3. sft        plain SFT of the large model (atlantis train under DeepSpeed ZeRO-3)
   4. atlantis   the same run with the importance weights
-  5. eval       each exported model on the test split (atlantis eval), then the side-by-side table,
-                learning curves and weight plots (atlantis compare / curves / weights)
+  5. eval       each exported model on the test split (atlantis eval) and, with noisy labels, on its own training
+                split (eval-train.json: how much of the flipped labels it fits)
+then the report: the side-by-side table (atlantis compare), learning curves and weight plots of the first seed, the
+per-seed table, mean +- sd per method, the paired difference ATLANTIS - SFT with its 95% t interval over seeds and
+the two-level paired bootstrap (harness.eval.intervals), plots/seeds.png, summary.json.
+--sweep key=v1,v2 (repeatable): one such experiment ("cell") per combination of values under <root>/sweep/<cell>/,
+then the ablation table and plots/sweep-<key>.png; <cell>/experiment.json records a cell's settings (a cell at
+other settings is refused; a finished one, summary.json at the same seeds, is reused without running anything).
 With --train-data generated, a stage "generate" first writes LLM-generated training samples (gen generate,
 harness.recipes.gen: one-by-one in-context generation by default, generator --generator, default model.large; settings from
 --gen-config and --gen-set, plus gen.gold_per_relation gold examples per relation) into <root>/generate/samples/, and
