@@ -151,25 +151,38 @@ def evaluate(args) -> int:
 
     cfg = load_config(args.config, args.set)
     model_dir = check_model_dir(args.model)
-    out = Path(args.out) if args.out else RunDir(cfg.run_dir).eval_json
+    names = eval_splits(args.split)
+    first = Path(args.out) if args.out else RunDir(cfg.run_dir).eval_json
     dist.init()
     with input_errors():  # the data readers' errors name file and line
         splits = prepare_splits(cfg.data, RunDir(cfg.run_dir).data, is_writer=dist.rank() == 0, wait=dist.barrier)
-    examples = getattr(splits, args.split)
-    if not examples:
-        raise InputError(f"split {args.split!r} of data.dataset={cfg.data.dataset} is empty; choose another --split")
+    for name in names:
+        if not getattr(splits, name):
+            raise InputError(f"split {name!r} of data.dataset={cfg.data.dataset} is empty; choose another --split")
     tok = load_tokenizer(model_dir)
     model = build_model(str(model_dir), dtype=cfg.model.dtype, device=dist.device_for(),
                         attn_impl=cfg.model.attn_impl)
-    result = evaluate_model(model, tok, examples, splits.label_space, splits.template, method=cfg.eval.method,
-                            batch_examples=cfg.eval.batch_examples, max_new_tokens=cfg.eval.max_new_tokens)
-    if dist.rank() == 0:
-        write_eval_json(out, result, **eval_identity(splits, args.split, args.model, model.config, cfg))
-        print_summary(result, f"{args.split} ({cfg.eval.method})")
-        log.info(f"eval.json -> {out}")
-        write_predictions_file(out, result)
+    for i, name in enumerate(names):  # one model load for every split asked
+        out = first if i == 0 else first.with_name(f"eval-{name}.json")
+        result = evaluate_model(model, tok, getattr(splits, name), splits.label_space, splits.template,
+                                method=cfg.eval.method, batch_examples=cfg.eval.batch_examples,
+                                max_new_tokens=cfg.eval.max_new_tokens)
+        if dist.rank() == 0:
+            write_eval_json(out, result, **eval_identity(splits, name, args.model, model.config, cfg))
+            print_summary(result, f"{name} ({cfg.eval.method})")
+            log.info(f"eval.json -> {out}")
+            write_predictions_file(out, result)
     dist.destroy()
     return 0
+
+
+def eval_splits(spec: str) -> list[str]:
+    """--split: one split or a comma list (train, dev, test), each once."""
+    names = [x.strip() for x in spec.split(",") if x.strip()]
+    bad = [x for x in names if x not in ("train", "dev", "test")]
+    if not names or bad or len(set(names)) != len(names):
+        raise InputError(f"--split {spec!r}: give train, dev or test, or a comma list of them (each once)")
+    return names
 
 
 def semeval_score(args) -> int:
@@ -266,7 +279,9 @@ def _score_args(p) -> None:
 
 def _eval_args(p) -> None:
     p.add_argument("--model", required=True, help="exported HF model folder (with its tokenizer)")
-    p.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    p.add_argument("--split", default="test", help="train, dev or test, or a comma list (test,train): the model is "
+                   "loaded once; the first split's figures go to --out, each other split's to eval-<split>.json beside "
+                   "it (train: scored against gold; the training labels are in <run_dir>/data)")
     p.add_argument("--out", default="", help="eval.json path (default <run_dir>/eval.json); semeval19: predictions "
                    "beside it (predictions.txt, or <stem>.predictions.txt for another file name)")
 

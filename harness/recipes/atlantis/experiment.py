@@ -315,12 +315,13 @@ def run_cell(a, root: Path, sets: list[str], seeds: list[int], ds: str) -> dict:
             tag = f"{name}-seed{seed}"
             if not _exported(run):
                 timings[tag] = run_stage(tag, train_cmd + args + _continue(run), logs)
-            evaluate = launcher(a.nproc) + HARNESS + ["atlantis", "eval", "--model", str(run.export)]
-            if not run.eval_json.is_file():
-                timings[f"eval-{tag}"] = run_stage(f"eval-{tag}", evaluate + ["--split", "test"] + args, logs)
-            if _noisy(cfg) and not (run.root / TRAIN_EVAL).is_file():  # does it fit the noisy training labels?
-                timings[f"eval-train-{tag}"] = run_stage(f"eval-train-{tag}", evaluate + [
-                    "--split", "train", "--out", str(run.root / TRAIN_EVAL)] + args, logs)
+            # the test split and, with noisy labels, the run's own training split (does it fit the flipped labels?)
+            todo = [x for x, f in (("test", run.eval_json), ("train", run.root / TRAIN_EVAL))
+                    if (x == "test" or _noisy(cfg)) and not f.is_file()]
+            if todo:
+                timings[f"eval-{tag}"] = run_stage(f"eval-{tag}", launcher(a.nproc) + HARNESS + [
+                    "atlantis", "eval", "--model", str(run.export), "--split", ",".join(todo),
+                    "--out", str(run.root / ("eval.json" if todo[0] == "test" else TRAIN_EVAL))] + args, logs)
         per_seed[seed] = {"root": sroot, "scoring": scoring}
 
     first = per_seed[seeds[0]]["root"]
