@@ -75,6 +75,7 @@ def _cap(docs: list, n: int) -> list:
 
 def load_inputs(cfg: DocREConfig, *, train: bool = True) -> Inputs:
     """The relation names and the (capped) training / evaluation documents, checked by the reader."""
+    check_style(cfg.prompts.style)
     paths = resolve_paths(cfg.data)
     rel = read_rel_info(paths.rel_info)
     tr = _cap(read_docred(paths.train, rel), cfg.data.max_train_docs) if train else []
