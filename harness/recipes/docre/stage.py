@@ -3,7 +3,8 @@
     <run_dir>/
       docre_config.json                 the resolved DocREConfig of the last train-llm / predict
       prompts/{train,eval}.<name>.jsonl prompt records (id, title, doc, chunk, pairs, prompt, answer) for inspection
-      candidates/<name>.jsonl           RCP candidates (written by the RCP stage; the pipeline's default input)
+      rcp/                              the RCP stage's folder (harness.recipes.docre.rcp.config.RCPFiles: its
+                                        candidates/<name>.jsonl is what an lmrc predict takes as --candidates)
       llm/                              the Trainer's run folder (harness.run.RunDir: config.json, checkpoints/,
                                         metrics.jsonl, export/ = the fine-tuned HF model predict loads)
       predict/<name>.generations.jsonl  per prompt: id, title, doc, chunk, pairs, generated text
