@@ -122,6 +122,11 @@ def test_styles_through_the_stage():
     assert sum(p.answer.count("| None|") for p in training_prompts(extract, inputs)) == 12 + 6 - 4
 
 
+def test_candidates_rcp_name_without_a_name_is_refused():
+    with pytest.raises(ValueError, match="rcp:<name>"):
+        candidates_spec(_cfg("prompts.candidates=rcp:"))
+
+
 def test_unknown_style_is_a_one_line_error(capsys):
     argv = ["prompts", "--set", "prompts.style=full", "--set", f"data.train_file={FIX / 'docs.json'}",
             "--set", f"data.eval_file={FIX / 'docs.json'}", "--set", f"data.rel_info={FIX / 'rel_info.json'}"]

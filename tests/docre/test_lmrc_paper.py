@@ -14,7 +14,7 @@ import torch
 from harness.config import TrainConfig, load_config
 from harness.recipes.docre.config import OFFLINE_FACTS_LABEL, DocREConfig, resolve_paths
 from harness.recipes.docre.rcp.config import RCPFiles
-from harness.recipes.docre.stage import evaluate_stage, load_inputs
+from harness.recipes.docre.stage import candidates_spec, evaluate_stage, load_inputs
 from harness.train.engine import lr_factor, make_scheduler
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,10 @@ def test_lmrc_redocred_paper_config_holds_tables_6_and_7():
     _rcp(cfg.rcp, rd + "train_revised.json", rd + "dev_revised.json", rd + "test_revised.json")
     assert (cfg.data.train_file, cfg.data.eval_file) == (rd + "train_revised.json", rd + "test_revised.json")
     assert (cfg.prompts.style, cfg.prompts.pairs_per_prompt) == ("lmrc", 0)  # one RC prompt per document
-    assert cfg.prompts.candidates == str(RCPFiles(cfg.run_dir).candidates("test"))  # what rcp-propose --name test writes
+    assert cfg.prompts.candidates == "rcp:test"  # what rcp-propose --name test writes, in whatever run folder
+    moved = load_config(str(EX / "lmrc_redocred_paper.json"), ["run_dir=/elsewhere"], cls=DocREConfig)
+    assert candidates_spec(moved) == str(RCPFiles("/elsewhere").candidates("test")) == "/elsewhere/rcp/candidates/test.jsonl"
+    assert candidates_spec(moved, "gold") == "gold"  # --candidates wins
 
 
 def test_the_other_lmrc_examples():
@@ -62,7 +65,7 @@ def test_the_other_lmrc_examples():
     cfg = _load("lmrc_docred_paper")
     _llm(cfg, epochs=8, warm=100)
     _rcp(cfg.rcp, dd + "train_annotated.json", dd + "dev.json", dd + "dev.json")  # DocRED: Table 6's bold = Re-DocRED's
-    assert cfg.prompts.candidates == str(RCPFiles(cfg.run_dir).candidates("dev"))
+    assert candidates_spec(cfg) == str(RCPFiles(cfg.run_dir).candidates("dev"))
     for name, style, train, ev in [("lmrc_redocred_loraft", "extract", rd + "train_revised.json",
                                     rd + "test_revised.json"),
                                    ("lmrc_docred_loraft", "extract", dd + "train_annotated.json", dd + "dev.json"),

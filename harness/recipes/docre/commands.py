@@ -23,7 +23,7 @@ and the official evaluation (harness/recipes/docre/).
     torchrun --nproc_per_node 2 -m harness docre {train,predict,pipeline,rcp-train} --ds ...   over ranks.
 
 LMRC end to end: rcp-train, rcp-propose (candidates of the evaluation documents), then pipeline --candidates
-<run_dir>/rcp/candidates/test.jsonl (the LLM is fine-tuned on gold pairs, asked about the proposed ones).
+rcp:test (= <run_dir>/rcp/candidates/test.jsonl; the LLM is fine-tuned on gold pairs, asked about the proposed ones).
 Prompt styles (--set prompts.style=..., harness.recipes.docre.config): lmrc (default, Table 12), extract (Table 11
 over all pairs with None: the "LoRA FT LLM" baseline), binary (Table 5's LLM pre-classifier: predict writes
 <run_dir>/predict/<stem>.candidates.jsonl, the --candidates of an lmrc predict: "w/o pre-classifier w LLM").
@@ -169,8 +169,9 @@ def _score_args(p) -> None:
 
 
 def _candidates(p) -> None:
-    p.add_argument("--candidates", default="", help="gold | all | RCP candidates JSONL (default prompts.candidates, "
-                   "else gold for prompts.style=lmrc, all for extract / binary)")
+    p.add_argument("--candidates", default="", help="gold | all | rcp:<name> (<run_dir>/rcp/candidates/<name>.jsonl) "
+                   "| candidates JSONL (default prompts.candidates, else gold for prompts.style=lmrc, all for extract "
+                   "/ binary)")
 
 
 def _predict_args(p) -> None:

@@ -50,8 +50,8 @@ class PromptConfig:
     #   (0 = one prompt per document, LMRC's RC stage: n(n-1)/k -> 1 input once NA pairs are gone)
     style: str = "lmrc"  # lmrc (Table 12, RC over candidates) | extract (Table 11, all pairs with None: the LoRA FT
     #   LLM baseline) | binary (Table 5's LLM pre-classifier: Yes/No per pair -> a candidates file); module doc
-    candidates: str = ""  # pairs asked at prediction: gold | all | path of an RCP candidates JSONL ("" = the
-    #   style's own: gold for lmrc, all for extract and binary)
+    candidates: str = ""  # pairs asked at prediction: gold | all | rcp:<name> (this run's <run_dir>/rcp/candidates/
+    #   <name>.jsonl) | path of a candidates JSONL ("" = the style's own: gold for lmrc, all for extract and binary)
 
 
 @dataclass(frozen=True, kw_only=True)

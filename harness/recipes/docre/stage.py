@@ -95,9 +95,17 @@ def training_prompts(cfg: DocREConfig, inputs: Inputs) -> list[Prompt]:
 
 def candidates_spec(cfg: DocREConfig, override: str = "") -> str:
     """The pairs asked at prediction: --candidates, else prompts.candidates, else the style's own (gold for lmrc,
-    all for extract and binary)."""
+    all for extract and binary). ``rcp:<name>`` is this run folder's RCP candidates file (what ``rcp-propose
+    --name <name>`` wrote: <run_dir>/rcp/candidates/<name>.jsonl), so a config holds no run-folder path."""
+    from harness.recipes.docre.rcp.config import RCPFiles
+
     style = check_style(cfg.prompts.style)
-    return override or cfg.prompts.candidates or ("gold" if style == "lmrc" else "all")
+    spec = override or cfg.prompts.candidates or ("gold" if style == "lmrc" else "all")
+    if spec.startswith("rcp:"):
+        if not spec[4:]:
+            raise ValueError("candidates 'rcp:<name>' needs the name rcp-propose --name wrote (e.g. rcp:test)")
+        return str(RCPFiles(cfg.run_dir).candidates(spec[4:]))
+    return spec
 
 
 def eval_prompts(cfg: DocREConfig, inputs: Inputs, candidates: str = "") -> list[Prompt]:
