@@ -125,3 +125,5 @@ def test_qa4re_two_ranks_equal_single_process(tok, tmp_path):
             for a, b in zip(r0, single):  # other batch padding than one process: fp32 noise only, same argmax
                 np.testing.assert_allclose(np.array(a), b, rtol=1e-6, atol=1e-5)
                 assert int(np.argmax(a)) == int(np.argmax(b))
+        assert both[0][spec]["choices"] == both[1][spec]["choices"] == qscore.greedy_choices(m, tok, questions(5),
+                                                                                                batch_examples=2)
