@@ -176,7 +176,7 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("jsonl", _read_jsonl, _fixed(None), "semeval", "relations", ("custom",)),
     DatasetSpec("synthetic", _read_synthetic, _fixed("synthetic"), "synthetic", "relations", ("synthetic",),
                 needs_files=False),
-    DatasetSpec("tacred", _read_tacred, _fixed(None), "tacred", "tacred", ("tacred",)),
+    DatasetSpec("tacred", _read_tacred, _fixed(None), "tacred", "tacred", ("tacred", "retacred")),
 )}
 DATASETS = tuple(REGISTRY)
 DEFAULT_METRIC_VIEW = "relations"  # label spaces no dataset defines (e.g. a hand-built LabelSpace)
