@@ -41,6 +41,7 @@ class DataConfig:
     max_train_examples: int = 0  # 0 = all; else keep the first N (in file order) for quick runs
     max_eval_examples: int = 0  # 0 = all
     synthetic_size: int = 600  # synthetic set: training examples (test is a quarter of this)
+    synthetic_test_size: int = 0  # synthetic set: test examples (0 = a quarter of synthetic_size)
     synthetic_seed: int = 0  # synthetic set: generator seed
 
 
@@ -84,6 +85,7 @@ class TrainConfig:
     lr: float = 2e-5  # peak learning rate
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     warmup_ratio: float = 0.03  # fraction of steps of linear warm-up
+    warmup_steps: int = 0  # optimizer steps of linear warm-up (> 0 overrides warmup_ratio; 0 = use warmup_ratio)
     schedule: str = "cosine"  # cosine | linear | constant (after warm-up)
     grad_clip: float = 1.0  # max global grad norm; <= 0 disables
     norm_mode: str = "sequence"  # token | example | sequence (see harness.train.normaliser)

@@ -1,4 +1,4 @@
-"""Label spaces: SemEval-2010 Task 8 (19 directional, 10 collapsed) and CoNLL04 (5 relations, + no-relation)."""
+"""Label spaces: SemEval-2010 Task 8 (19 directional, 10 collapsed), CoNLL04 (5 relations, + no-relation), Re-TACRED (40)."""
 
 from __future__ import annotations
 
@@ -73,3 +73,19 @@ def get_space(name: str) -> LabelSpace:
 # The embedded synthetic set (harness.data.synthetic): five template-worded relations and a no-relation class.
 SYNTHETIC_RELATIONS = ("Works_For", "Lives_In", "Part_Of", "Causes", "Located_In")
 SPACES["synthetic"] = LabelSpace("synthetic", SYNTHETIC_RELATIONS + (NO_RELATION,), NO_RELATION)
+
+# Re-TACRED (Stoica et al. 2021; TACRED's JSON format, data.dataset=tacred): its 40 labels in the order of the QA4RE
+# reference's RETACRED_LABELS (OSU-NLP-Group/QA4RE @a299f6e, projs/re_templates.py). TACRED and TACREV need no entry:
+# their space is derived from the files (harness.data.registry).
+RETACRED_LABELS = (
+    "no_relation", "per:identity", "per:title", "per:employee_of", "org:top_members/employees", "org:alternate_names",
+    "org:country_of_branch", "org:city_of_branch", "org:members", "per:age", "per:origin", "per:spouse",
+    "org:member_of", "org:stateorprovince_of_branch", "per:date_of_death", "per:countries_of_residence",
+    "per:children", "per:cause_of_death", "per:stateorprovinces_of_residence", "per:cities_of_residence",
+    "per:city_of_death", "per:parents", "per:siblings", "org:political/religious_affiliation", "per:charges",
+    "org:website", "per:schools_attended", "org:founded_by", "org:shareholders", "per:religion", "per:other_family",
+    "per:city_of_birth", "org:founded", "per:stateorprovince_of_death", "per:date_of_birth",
+    "org:number_of_employees/members", "per:stateorprovince_of_birth", "per:country_of_death", "per:country_of_birth",
+    "org:dissolved",
+)
+SPACES["retacred"] = LabelSpace("retacred", RETACRED_LABELS, "no_relation")

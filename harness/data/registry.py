@@ -147,7 +147,7 @@ def _read_jsonl(cfg: DataConfig, space: LabelSpace | None) -> Read:
 
 
 def _read_synthetic(cfg: DataConfig, space: LabelSpace) -> Read:
-    source, test = make_synthetic(cfg.synthetic_size, cfg.synthetic_seed)
+    source, test = make_synthetic(cfg.synthetic_size, cfg.synthetic_seed, cfg.synthetic_test_size)
     check_space(source + test, space, "synthetic set")
     train, dev = dev_split(source, cfg.dev_fraction, cfg.split_seed)
     return Read(source, train, dev, test, space, [], f"seeded {cfg.dev_fraction} of the synthetic training part")
@@ -176,7 +176,7 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("jsonl", _read_jsonl, _fixed(None), "semeval", "relations", ("custom",)),
     DatasetSpec("synthetic", _read_synthetic, _fixed("synthetic"), "synthetic", "relations", ("synthetic",),
                 needs_files=False),
-    DatasetSpec("tacred", _read_tacred, _fixed(None), "tacred", "tacred", ("tacred",)),
+    DatasetSpec("tacred", _read_tacred, _fixed(None), "tacred", "tacred", ("tacred", "retacred")),
 )}
 DATASETS = tuple(REGISTRY)
 DEFAULT_METRIC_VIEW = "relations"  # label spaces no dataset defines (e.g. a hand-built LabelSpace)

@@ -70,11 +70,14 @@ def _generate(n: int, rng: np.random.Generator, split: str) -> list[Example]:
     return out
 
 
-def make_synthetic(n_train: int, seed: int) -> tuple[list[Example], list[Example]]:
-    """``(train, test)``: ``n_train`` and ``n_train // 4`` seeded synthetic examples (labels uniform over the
-    six labels of ``labels.SPACES["synthetic"]``). Train and test come from independent streams of ``seed``."""
+def make_synthetic(n_train: int, seed: int, n_test: int = 0) -> tuple[list[Example], list[Example]]:
+    """``(train, test)``: ``n_train`` and ``n_test`` (0 = ``n_train // 4``) seeded synthetic examples (labels uniform
+    over the six labels of ``labels.SPACES["synthetic"]``). Train and test come from independent streams of
+    ``seed``, so a larger ``n_test`` extends the same test stream (its first ``n_train // 4`` are the default set)."""
     if n_train < 1:
         raise ValueError(f"synthetic set needs n_train >= 1, got {n_train}")
+    if n_test < 0:
+        raise ValueError(f"synthetic set needs n_test >= 0, got {n_test}")
     train = _generate(n_train, np.random.default_rng([seed, 0]), "train")
-    test = _generate(n_train // 4, np.random.default_rng([seed, 1]), "test")
+    test = _generate(n_test or n_train // 4, np.random.default_rng([seed, 1]), "test")
     return train, test

@@ -121,3 +121,64 @@ def plot_epoch_detection(evals: list[dict], path: str | Path, *, title: str) -> 
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
+
+
+def plot_seed_differences(per_seed: dict, interval: dict, path: str | Path, *, bootstrap: dict | None = None) -> Path:
+    """Left: each seed's macro-F1 of SFT and ATLANTIS (a line per seed joins the pair). Right: each seed's paired
+    difference (points) with the mean and its interval (``harness.eval.intervals``; the bootstrap's beside it)."""
+    seeds = sorted(per_seed, key=int)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 4), gridspec_kw={"width_ratios": [3, 2]})
+    for s in seeds:
+        pair = [per_seed[s]["sft"], per_seed[s]["atlantis"]]
+        a.plot([0, 1], pair, "o-", alpha=0.7, label=f"seed {s}")
+    a.set(xticks=[0, 1], xticklabels=["SFT", "ATLANTIS"], xlim=(-0.3, 1.3), ylabel="test macro-F1 %",
+          title="per seed")
+    a.legend(fontsize=8)
+    diffs = [per_seed[s]["difference"] for s in seeds]
+    b.scatter(np.zeros(len(diffs)) + np.linspace(-0.08, 0.08, len(diffs)), diffs, color="gray", zorder=3,
+              label="seeds")
+    for x, iv, color in ((0.35, interval, "C3"), (0.7, bootstrap, "C0")):
+        if iv is None:
+            continue
+        b.plot([x], [iv["mean"]], "s", color=color, label=f"mean, {iv['method']}")
+        if iv.get("lo") is not None:
+            b.plot([x, x], [iv["lo"], iv["hi"]], "-", color=color, lw=3)
+    b.axhline(0, color="k", lw=0.8)
+    b.set(xticks=[], xlim=(-0.3, 1.0), ylabel="ATLANTIS - SFT (macro-F1 pts)",
+          title=f"paired difference, {100 * interval['level']:.0f}% intervals")
+    b.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_sweep(cells: list[dict], key: str, path: str | Path) -> Path:
+    """The paired difference ATLANTIS - SFT (mean and interval) against the swept ``key``; one line per value of the
+    other swept keys. ``cells``: [{"values": {key: value, ...}, "difference": interval dict}]."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    groups: dict[str, list[dict]] = {}
+    for c in cells:
+        rest = ", ".join(f"{k}={v}" for k, v in c["values"].items() if k != key)
+        groups.setdefault(rest, []).append(c)
+    xs_all = sorted({c["values"][key] for c in cells}, key=_sortable)
+    pos = {v: i for i, v in enumerate(xs_all)}
+    width = 0.25 / max(1, len(groups))
+    for gi, (rest, cs) in enumerate(sorted(groups.items())):
+        cs = sorted(cs, key=lambda c: pos[c["values"][key]])
+        x = np.array([pos[c["values"][key]] for c in cs]) + (gi - (len(groups) - 1) / 2) * width
+        mean = np.array([c["difference"]["mean"] for c in cs])
+        lo = np.array([c["difference"]["lo"] if c["difference"]["lo"] is not None else m for c, m in zip(cs, mean)])
+        hi = np.array([c["difference"]["hi"] if c["difference"]["hi"] is not None else m for c, m in zip(cs, mean)])
+        ax.errorbar(x, mean, yerr=[mean - lo, hi - mean], fmt="o-", capsize=4, label=rest or "difference")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set(xticks=range(len(xs_all)), xticklabels=[str(v) for v in xs_all], xlabel=key,
+           ylabel="ATLANTIS - SFT (macro-F1 pts)", title="ablation: paired difference, 95% t interval over seeds")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _sortable(v):
+    try:
+        return (0, float(v), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(v))

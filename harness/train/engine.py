@@ -31,7 +31,7 @@ from harness.train.loss import WeightedLoss
 from harness.train.normaliser import ds_backward_scale
 
 
-def lr_factor(step: int, total_steps: int, warmup_ratio: float, schedule: str) -> float:
+def lr_factor(step: int, total_steps: int, warmup_ratio: float, schedule: str, warmup_steps: int = 0) -> float:
     """Multiplier f(s) of the peak lr: the LambdaLR below is evaluated at optimizer steps s = 0 .. T-1
     (T = ``total_steps``) and step s runs at lr = peak * f(s).
 
@@ -43,6 +43,8 @@ def lr_factor(step: int, total_steps: int, warmup_ratio: float, schedule: str) -
     Decay from step W: p = (s - W) / (T - W), f = (1 + cos(pi p)) / 2 (cosine), 1 - p (linear), 1 (constant).
     p reaches 1 one step AFTER the last, so the last step's factor is > 0 and f(T) = 0 (cosine / linear);
     the decay is the mirror image of the warm-up. Any run of T >= W + 2 steps decays (T = 3, W = 1: 1/2, 1, 1/2).
+    ``warmup_steps`` > 0 sets W directly (train.warmup_steps, e.g. LMRC's 100), capped at T - 1 the same way;
+    0 leaves W to ``warmup_ratio``.
     W and the peak step match transformers' get_{cosine,linear}_schedule_with_warmup with num_warmup_steps = W;
     its warm-up s / W starts at lr 0 (a wasted step), this one at peak / (W + 1).
     """
@@ -52,8 +54,11 @@ def lr_factor(step: int, total_steps: int, warmup_ratio: float, schedule: str) -
         raise ValueError(f"lr schedule needs total_steps >= 1 and step >= 0, got step {step} of {total_steps}")
     if not 0.0 <= warmup_ratio <= 1.0:
         raise ValueError(f"train.warmup_ratio must be in [0, 1] (a fraction of the steps), got {warmup_ratio}")
+    if warmup_steps < 0:
+        raise ValueError(f"train.warmup_steps must be >= 0 (0 = use warmup_ratio), got {warmup_steps}")
     # the 1e-9 keeps a product that float rounding lifts past an integer (0.07 * 100 = 7.000000000000001) at it
     warm = max(1, math.ceil(warmup_ratio * total_steps - 1e-9)) if warmup_ratio > 0 else 0
+    warm = warmup_steps or warm
     warm = min(warm, total_steps - 1)
     if step < warm:
         return (step + 1) / (warm + 1)
@@ -68,7 +73,8 @@ def make_scheduler(optimizer, train_cfg, total_steps: int):
     one, so optimizer step s (0-based) runs at train_cfg.lr * lr_factor(s, ...). Bad settings raise here (LambdaLR
     evaluates f(0) on construction)."""
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, total_steps, train_cfg.warmup_ratio, train_cfg.schedule))
+        optimizer, lambda s: lr_factor(s, total_steps, train_cfg.warmup_ratio, train_cfg.schedule,
+                                       getattr(train_cfg, "warmup_steps", 0)))
 
 
 def make_optimizer(params, train_cfg, *, offload: bool = False):

@@ -25,6 +25,14 @@ def test_synthetic_sizes_seed_and_form():
     assert make_synthetic(3, seed=0)[1] == []
 
 
+def test_synthetic_test_size_extends_the_same_test_stream():
+    train, test = make_synthetic(600, seed=0)
+    train_big, test_big = make_synthetic(600, seed=0, n_test=800)
+    assert train_big == train and len(test_big) == 800
+    assert test_big[:150] == test  # the default test set is the first quarter-size prefix
+    assert len({ex.id for ex in test_big}) == 800
+
+
 def test_synthetic_label_is_learnable_from_wording():
     """Bag of words with entity names removed: a linear model is near perfect on test, majority is ~1/6."""
     train, test = make_synthetic(600, seed=0)

@@ -54,7 +54,50 @@ def test_pipeline_on_the_crafted_fixture(tmp_path):
     res = check_outputs(files, "docs", 2, {"Mara Quill", "Norland", "Empty"})
     assert res["facts_label"] == "" and res["n_gold"] == 5
     cfg = json.loads(files.config.read_text())
-    assert cfg["train"]["epochs"] == 2 and cfg["prompts"]["candidates"] == "gold"
+    assert cfg["train"]["epochs"] == 2 and (cfg["prompts"]["style"], cfg["prompts"]["candidates"]) == ("lmrc", "")
+    assert [p["pairs"] for p in jsonl(files.generations("docs"))] == [[[0, 1], [0, 2]], [[0, 1], [1, 0]]]  # gold
+
+
+def test_llm_preclassifier_ablation_commands(tmp_path, monkeypatch):
+    """Table 5's "w/o pre-classifier w LLM" as commands: a binary-style pipeline (train.warmup_steps checked in the
+    logged learning rates) writes the candidates file from its answers, an lmrc predict asks about exactly those
+    pairs. The pre-classifier's answers are fixed here ('1.Yes' per prompt: a tiny random model's are noise), so
+    the detection figures are known by hand."""
+    import harness.recipes.docre.llm as llm
+    from harness.recipes.docre import binary
+    from harness.recipes.docre.pairs import read_candidates
+    from harness.recipes.docre.reader import read_docred
+
+    mod, pre, rc = load_launch("docre"), DocREFiles(tmp_path / "pre"), DocREFiles(tmp_path / "rc")
+    argv = ["pipeline", "--set", f"run_dir={pre.root}", *FIXTURE_DATA, *FAST, "--set", "prompts.style=binary",
+            "--set", "prompts.pairs_per_prompt=5", "--set", "train.epochs=1", "--set", "train.warmup_steps=2",
+            "--set", "train.schedule=linear"]
+    with monkeypatch.context() as m:
+        m.setattr(llm, "generate", lambda model, tok, prompts, **kw: ["1.Yes"] * len(prompts))
+        assert run_main(mod.main, argv) == 0
+    lrs = [r["lr"] for r in jsonl(pre.llm / "metrics.jsonl")]  # 5 prompts (12 + 6 pairs in fives), 5 steps
+    assert lrs == pytest.approx([3e-3 * f for f in (1 / 3, 2 / 3, 1, 2 / 3, 1 / 3)])
+    train_prompts = jsonl(pre.prompts("train.docs"))
+    assert [len(p["pairs"]) for p in train_prompts] == [5, 5, 2, 5, 1] and train_prompts[0]["answer"].startswith(
+        "1.Yes\n2.Yes\n3.No")  # Mara: (0,1) P19 and (0,2) employer / member of are related, (0,3) is not
+    docs = read_docred(FIX / "docs.json")
+    cands = read_candidates(pre.candidates("docs"), docs)  # the RCP contract, checked by its reader
+    # the first pair of each prompt: Mara (0,1), (1,3), (3,1); Norland (0,1), (2,1); gold related pairs: Mara (0,1),
+    # (0,2), Norland (0,1), (1,0) -> 5 proposed, 2 correct, P 2/5, R 2/4, F1 4/9; 18 - 5 pairs never answered
+    assert cands == [[(0, 1), (1, 3), (3, 1)], [(0, 1), (2, 1)], []]
+    res = json.loads(pre.eval_json("docs").read_text())
+    d = res["detection"]
+    assert (res["style"], d["proposed"], d["correct"], d["gold"]) == ("binary", 5, 2, 4)
+    assert d["f1"] == pytest.approx(4 / 9) and res["dropped"] == dict.fromkeys(binary.REASONS, 0) | {"missing": 13}
+    # step 2: the RC stage asked about the pre-classifier's pairs (its model here: any HF folder will do)
+    argv = ["predict", "--set", f"run_dir={rc.root}", *FIXTURE_DATA, *FAST, "--model", str(pre.export),
+            "--candidates", str(pre.candidates("docs"))]
+    assert run_main(mod.main, argv) == 0
+    gens = jsonl(rc.generations("docs"))
+    assert [g["pairs"] for g in gens] == [[[0, 1], [1, 3], [3, 1]], [[0, 1], [2, 1]]]
+    asked = {(d.title, p) for d, c in zip(docs, cands) for p in c}
+    preds = json.loads(rc.predictions("docs").read_text())
+    assert all((p["title"], (p["h_idx"], p["t_idx"])) in asked for p in preds)
 
 
 def test_prompts_command_and_all_pairs(tmp_path):

@@ -220,3 +220,23 @@ def test_cli_weights_reads_through_checked_loader(tmp_path):
     write_manifest(run.weights_manifest, {**manifest, "dataset_fingerprint": "another"})
     with pytest.raises(InputError, match="dataset_fingerprint: file has 'another'"):
         load_launch("eval").main(args)
+
+
+def test_cli_eval_several_splits_loads_once_and_writes_each(tmp_path, capsys):
+    tok = tokenizer()
+    export = tmp_path / "export"
+    model("tiny-qwen2", tok).save_pretrained(export)
+    tok.save_pretrained(export)
+    run_dir = tmp_path / "run"
+    sets = ["data.dataset=synthetic", "data.synthetic_size=20", "data.synthetic_test_size=7", "data.noise_rate=0.5",
+            f"run_dir={run_dir}", "eval.batch_examples=4"]
+    argv = ["run", "--model", str(export), "--split", "test,train", *[a for s in sets for a in ("--set", s)]]
+    assert load_launch("eval").main(argv) == 0
+    test, train = read_eval_json(run_dir / "eval.json"), read_eval_json(run_dir / "eval-train.json")
+    assert (test["n"], test["data"]["split"]) == (7, "test") and (train["n"], train["data"]["split"]) == (18, "train")
+    # the training split is scored against gold; each prediction is the same as a one-split run's
+    assert run_main(load_launch("eval").main, [*argv[:4], "train", *argv[5:], "--out", str(tmp_path / "t.json")]) == 0
+    assert read_eval_json(tmp_path / "t.json")["predictions"] == train["predictions"]
+    assert all(p["gold"] != "" for p in train["predictions"])
+    assert run_main(load_launch("eval").main, [*argv[:4], "test,test", *argv[5:]]) == 2
+    assert "each once" in capsys.readouterr().err

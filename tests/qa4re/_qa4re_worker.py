@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _qa4re_common import model, questions, tokenizer  # noqa: E402
 
 from harness import dist  # noqa: E402
-from harness.recipes.qa4re.score import MODES, option_scores  # noqa: E402
+from harness.recipes.qa4re.score import MODES, greedy_choices, option_scores  # noqa: E402
 
 
 def main(out_dir: str, specs: list[str]) -> None:
@@ -20,6 +20,7 @@ def main(out_dir: str, specs: list[str]) -> None:
         m = model(spec, tok)
         result[spec] = {mode: [s.tolist() for s in option_scores(m, tok, questions(5), mode=mode, batch_examples=2)]
                         for mode in MODES}
+        result[spec]["choices"] = greedy_choices(m, tok, questions(5), batch_examples=2)
     Path(out_dir, f"rank{dist.rank()}.json").write_text(json.dumps(result))
     dist.destroy()
 

@@ -75,14 +75,15 @@ def test_qa4re_weak_labels_experiment_end_to_end(tmp_path):
     """The embedded default with --weak-labels qa4re: QA4RE labels -> scoring -> ATLANTIS vs SFT (~3 min, 1 rank)."""
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     cmd = ["launch/experiment.py", "--root", str(tmp_path / "exp"), "--nproc", "1",
-           "--weak-labels", "qa4re", "--set", "data.synthetic_size=32", "--set", "train.epochs=1"]
+           "--weak-labels", "qa4re", "--seeds", "1", "--set", "data.synthetic_size=32",
+           "--set", "data.synthetic_test_size=8", "--set", "train.epochs=1"]
     proc = cli(*cmd, env=env, timeout=900)
     assert proc.rc == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((tmp_path / "exp" / "summary.json").read_text())
-    assert set(summary["runs"]) == {"sft", "atlantis"} and "qa4re-label" in summary["timings_s"]
+    assert {"sft", "atlantis"} <= set(summary["per_seed"]["0"]) and "qa4re-label" in summary["timings_s"]
     weak = Path(summary["qa4re"]["weak_labels"])
     assert weak.is_file() and summary["qa4re"]["train_weak_labels"]["n"] == len(weak.read_text().splitlines())
-    data = json.loads((tmp_path / "exp" / "atlantis" / "data" / "manifest.json").read_text())
+    data = json.loads((tmp_path / "exp" / "seed-0" / "atlantis" / "data" / "manifest.json").read_text())
     assert data["noise"]["kind"] == "file" and data["config"]["weak_labels"] == str(weak)
     assert data["noise"]["realised_rate"] == pytest.approx(1 - summary["qa4re"]["train_weak_labels"]["accuracy"])
 

@@ -34,6 +34,7 @@ P. [storm] produces [flood]
 Q. [storm] origins from [flood]
 R. [flood] origins from [storm]
 S. [storm] has no known relations to [flood]
+
 Which option can be inferred from the given Sentence?
 Option:"""
 
@@ -52,6 +53,7 @@ Sentence: [Smith] joined [Acme Corp] in 1990.
 Options:
 A. [Smith] works for [Acme Corp]
 B. [Smith] has no known relations to [Acme Corp]
+
 Which option can be inferred from the given Sentence?
 Option:"""
 
@@ -74,6 +76,7 @@ A. [Bill Gates] was born in the city [Seattle]
 B. [Bill Gates] died in the city [Seattle]
 C. [Bill Gates] lives in the city [Seattle]
 D. [Bill Gates] has no known relations to [Seattle]
+
 Which option can be inferred from the given Sentence?
 Option:"""
 
@@ -97,7 +100,7 @@ def test_qa4re_sets_cover_their_label_spaces_and_refuse_the_rest():
     for qa in QA_SETS.values():
         assert qa.nota in qa.templates and qa.nota not in qa.order
         assert set(qa.order) | {qa.nota} == set(qa.templates)
-        assert all("{subj}" in t and "{obj}" in t for t in qa.templates.values())
+        assert all("{subj}" in t and "{obj}" in t for ts in qa.templates.values() for t in ts)
     with pytest.raises(ValueError, match="semeval19"):
         qa_set_for("semeval10")
     odd = build_question(qa_set_for("tacred"), ex("<e1>a</e1> <e2>b</e2>", "no_relation"), ("PLANET", "CITY"))

@@ -26,9 +26,8 @@ def tok():
 
 
 def prompt_ids(m, tok, qs):
-    fam = family_of(m.config)
-    shared, cands = qscore.letter_ids(tok, fam)
-    return [p + shared for p in qscore.encode_prompts(tok, qs, fam)], cands
+    shared, cands = qscore.letter_ids(tok)
+    return [p + shared for p in qscore.encode_prompts(tok, qs)], cands
 
 
 def full_logprobs(m, src: list[int], answer: list[int]) -> torch.Tensor:
@@ -42,7 +41,7 @@ def full_logprobs(m, src: list[int], answer: list[int]) -> torch.Tensor:
 
 
 def test_qa4re_letters_answer_forms(tok):
-    shared, cands = qscore.letter_ids(tok, "causal", 6)
+    shared, cands = qscore.letter_ids(tok, 6)
     assert len(cands) == 6 and all(c[-1] == tok.eos_token_id for c in cands)
     assert len({c[0] for c in cands}) == 6  # first tokens tell the letters apart
     assert tok.decode(shared + cands[2][:-1]).strip() == "C"
@@ -101,7 +100,7 @@ def test_qa4re_scores_use_head_params_and_restore_mode(tok):
     out = qscore.option_scores(m, tok, questions(3), batch_examples=2, head_params=head_params)
     assert m.training and len(entered) == 2 and [len(s) for s in out] == [6, 2, 6]
     with pytest.raises(ValueError, match="mode"):
-        qscore.option_scores(m, tok, questions(1), mode="greedy")
+        qscore.option_scores(m, tok, questions(1), mode="beam")
     with pytest.raises(ValueError, match="no examples"):
         qscore.option_scores(m, tok, [])
 
@@ -126,3 +125,5 @@ def test_qa4re_two_ranks_equal_single_process(tok, tmp_path):
             for a, b in zip(r0, single):  # other batch padding than one process: fp32 noise only, same argmax
                 np.testing.assert_allclose(np.array(a), b, rtol=1e-6, atol=1e-5)
                 assert int(np.argmax(a)) == int(np.argmax(b))
+        assert both[0][spec]["choices"] == both[1][spec]["choices"] == qscore.greedy_choices(m, tok, questions(5),
+                                                                                                batch_examples=2)

@@ -151,25 +151,38 @@ def evaluate(args) -> int:
 
     cfg = load_config(args.config, args.set)
     model_dir = check_model_dir(args.model)
-    out = Path(args.out) if args.out else RunDir(cfg.run_dir).eval_json
+    names = eval_splits(args.split)
+    first = Path(args.out) if args.out else RunDir(cfg.run_dir).eval_json
     dist.init()
     with input_errors():  # the data readers' errors name file and line
         splits = prepare_splits(cfg.data, RunDir(cfg.run_dir).data, is_writer=dist.rank() == 0, wait=dist.barrier)
-    examples = getattr(splits, args.split)
-    if not examples:
-        raise InputError(f"split {args.split!r} of data.dataset={cfg.data.dataset} is empty; choose another --split")
+    for name in names:
+        if not getattr(splits, name):
+            raise InputError(f"split {name!r} of data.dataset={cfg.data.dataset} is empty; choose another --split")
     tok = load_tokenizer(model_dir)
     model = build_model(str(model_dir), dtype=cfg.model.dtype, device=dist.device_for(),
                         attn_impl=cfg.model.attn_impl)
-    result = evaluate_model(model, tok, examples, splits.label_space, splits.template, method=cfg.eval.method,
-                            batch_examples=cfg.eval.batch_examples, max_new_tokens=cfg.eval.max_new_tokens)
-    if dist.rank() == 0:
-        write_eval_json(out, result, **eval_identity(splits, args.split, args.model, model.config, cfg))
-        print_summary(result, f"{args.split} ({cfg.eval.method})")
-        log.info(f"eval.json -> {out}")
-        write_predictions_file(out, result)
+    for i, name in enumerate(names):  # one model load for every split asked
+        out = first if i == 0 else first.with_name(f"eval-{name}.json")
+        result = evaluate_model(model, tok, getattr(splits, name), splits.label_space, splits.template,
+                                method=cfg.eval.method, batch_examples=cfg.eval.batch_examples,
+                                max_new_tokens=cfg.eval.max_new_tokens)
+        if dist.rank() == 0:
+            write_eval_json(out, result, **eval_identity(splits, name, args.model, model.config, cfg))
+            print_summary(result, f"{name} ({cfg.eval.method})")
+            log.info(f"eval.json -> {out}")
+            write_predictions_file(out, result)
     dist.destroy()
     return 0
+
+
+def eval_splits(spec: str) -> list[str]:
+    """--split: one split or a comma list (train, dev, test), each once."""
+    names = [x.strip() for x in spec.split(",") if x.strip()]
+    bad = [x for x in names if x not in ("train", "dev", "test")]
+    if not names or bad or len(set(names)) != len(names):
+        raise InputError(f"--split {spec!r}: give train, dev or test, or a comma list of them (each once)")
+    return names
 
 
 def semeval_score(args) -> int:
@@ -187,11 +200,17 @@ def semeval_score(args) -> int:
 
 def compare(args) -> int:
     from harness import log
-    from harness.eval.compare import compare_table, fold_constant_columns
+    from harness.eval.compare import aggregate_table, compare_table, fold_constant_columns, read_rows
 
     common, columns, rows = fold_constant_columns(*compare_table(args.run_dirs))
     title = ", ".join(f"{k} {v}" for k, v in common.items())
     log.table(f"runs compared ({title or 'eval.json of each folder'})", columns, rows)
+    records = read_rows(args.run_dirs)
+    if len({r["seed"] for r in records}) > 1:  # more than one seed: the table over seeds, with intervals
+        columns, rows, _ = aggregate_table(records)
+        common, columns, rows = fold_constant_columns(columns, rows, ("setting", "split", "noise rate"))
+        title = ", ".join(f"{k} {v}" for k, v in common.items())
+        log.table(f"over seeds ({title or 'by setting and method'})", columns, rows)
     return 0
 
 
@@ -260,7 +279,9 @@ def _score_args(p) -> None:
 
 def _eval_args(p) -> None:
     p.add_argument("--model", required=True, help="exported HF model folder (with its tokenizer)")
-    p.add_argument("--split", default="test", choices=["dev", "test"])
+    p.add_argument("--split", default="test", help="train, dev or test, or a comma list (test,train): the model is "
+                   "loaded once; the first split's figures go to --out, each other split's to eval-<split>.json beside "
+                   "it (train: scored against gold; the training labels are in <run_dir>/data)")
     p.add_argument("--out", default="", help="eval.json path (default <run_dir>/eval.json); semeval19: predictions "
                    "beside it (predictions.txt, or <stem>.predictions.txt for another file name)")
 
@@ -292,6 +313,10 @@ def _experiment_args(p) -> None:
     p.add_argument("--reference", default="", help="reference checkpoint ('' = fine-tune the small model here)")
     p.add_argument("--noise", type=float, default=None, help="uniform label-noise rate on the training split")
     p.add_argument("--nproc", type=int, default=2, help="processes per stage (torchrun --nproc_per_node)")
+    p.add_argument("--seeds", default="", help="training seeds: a count N (seeds 0..N-1) or a list 0,4,7 (one seed: "
+                   "7,); default 3 on the embedded default, else 1")
+    p.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2", help="ablation: one experiment "
+                   "(every seed) per value, e.g. data.noise_rate=0.1,0.3,0.5; repeat for a grid over several keys")
     p.add_argument("--weak-labels", default="", choices=["", "qa4re"], help="qa4re: train on QA4RE zero-shot "
                    "weak labels of the training split instead of uniform noise")
     p.add_argument("--labeller", default="", help="QA4RE model (HF folder or preset; default: model.large)")
@@ -316,7 +341,8 @@ COMMANDS = [
     Command("export", "export a training checkpoint as a Hugging Face folder", export, _export_args),
     Command("eval", "run an exported model on a split -> <run_dir>/eval.json (+ predictions.txt)", evaluate,
             _eval_args, **_CONFIG, dist=True),
-    Command("compare", "side-by-side table of run folders (macro-F1, official score, delta vs SFT)", compare,
+    Command("compare", "side-by-side table of run folders (macro-F1, official score, delta vs SFT; over seeds: mean, "
+            "sd, paired interval)", compare,
             run_dir="many"),
     Command("curves", "learning curves of several runs on one chart", curves, _curves_args, run_dir="many"),
     Command("weights", "weight plots of a run's training split", weights, _weights_args, **_CONFIG),

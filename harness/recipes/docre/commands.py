@@ -17,12 +17,16 @@ and the official evaluation (harness/recipes/docre/).
         trains LMRC's relation candidate proposal classifier (harness.recipes.docre.rcp; the rcp section of DocREConfig) into <run_dir>/rcp/
         (checkpoints per epoch, metrics.jsonl, evals.jsonl, best/model.pt)
     python -m harness docre rcp-propose --config rcp.json [--docs FILE] [--name test]
-        tunes the threshold on the tuning documents and writes <run_dir>/rcp/candidates/<name>.jsonl (+ stats):
+        applies the threshold (rcp.threshold_mode: fixed, P(related) > 0.5 as LMRC's code, or f1 / recall tuned on
+        the tuning documents) and writes <run_dir>/rcp/candidates/<name>.jsonl (+ stats):
         the --candidates file of prompts / predict / pipeline
     torchrun --nproc_per_node 2 -m harness docre {train,predict,pipeline,rcp-train} --ds ...   over ranks.
 
 LMRC end to end: rcp-train, rcp-propose (candidates of the evaluation documents), then pipeline --candidates
-<run_dir>/rcp/candidates/test.jsonl (the LLM is fine-tuned on gold pairs, asked about the proposed ones).
+rcp:test (= <run_dir>/rcp/candidates/test.jsonl; the LLM is fine-tuned on gold pairs, asked about the proposed ones).
+Prompt styles (--set prompts.style=..., harness.recipes.docre.config): lmrc (default, Table 12), extract (Table 11
+over all pairs with None: the "LoRA FT LLM" baseline), binary (Table 5's LLM pre-classifier: predict writes
+<run_dir>/predict/<stem>.candidates.jsonl, the --candidates of an lmrc predict: "w/o pre-classifier w LLM").
 Offline protocol (no data.* files given): train on Re-DocRED dev, evaluate on Re-DocRED test, Ign F1 from the
 original DocRED training facts, labelled "(DocRED-train facts)".
 """
@@ -94,7 +98,7 @@ def prompts(args) -> int:
     with input_errors():
         inputs = load_inputs(cfg)
         sets = {f"train.{inputs.paths.train.stem}": training_prompts(cfg, inputs),
-                f"eval.{inputs.eval_name}": eval_prompts(cfg, inputs, args.candidates or cfg.prompts.candidates)}
+                f"eval.{inputs.eval_name}": eval_prompts(cfg, inputs, args.candidates)}
     rows = []
     for name, ps in sets.items():
         write_prompts(files.prompts(name), ps)
@@ -129,13 +133,15 @@ def _predict(cfg, args, model_dir: str = "") -> None:
     files = DocREFiles(cfg.run_dir)
     with input_errors():
         inputs = load_inputs(cfg, train=False)
-        ps = eval_prompts(cfg, inputs, args.candidates or cfg.prompts.candidates)
+        ps = eval_prompts(cfg, inputs, args.candidates)
         model_dir = Path(model_dir or files.export)
         model, tok = load_llm(cfg, model_dir)
     res = predict_stage(cfg, inputs, ps, model, tok, str(model_dir))
     if res is not None:
-        print_scores(res, f"DocRE {inputs.eval_name}: {len(ps)} prompts")
-        log.info(f"parser drops {res['parse']['dropped']}; -> {files.eval_json(inputs.eval_name)}")
+        print_scores(res, f"DocRE {inputs.eval_name}: {len(ps)} prompts ({cfg.prompts.style})")
+        drops = res["dropped"] if cfg.prompts.style == "binary" else res["parse"]["dropped"]
+        extra = f"; candidates -> {res['candidates']}" if cfg.prompts.style == "binary" else ""
+        log.info(f"parser drops {drops}; -> {files.eval_json(inputs.eval_name)}{extra}")
 
 
 def llm_stage(args) -> int:
@@ -163,7 +169,9 @@ def _score_args(p) -> None:
 
 
 def _candidates(p) -> None:
-    p.add_argument("--candidates", default="", help="gold | all | RCP candidates JSONL (default prompts.candidates)")
+    p.add_argument("--candidates", default="", help="gold | all | rcp:<name> (<run_dir>/rcp/candidates/<name>.jsonl) "
+                   "| candidates JSONL (default prompts.candidates, else gold for prompts.style=lmrc, all for extract "
+                   "/ binary)")
 
 
 def _predict_args(p) -> None:
@@ -188,7 +196,8 @@ COMMANDS = [
     Command("pipeline", "train, then predict", llm_stage, _candidates, **_LLM, **_TRAIN),
     Command("rcp-train", "train the relation candidate proposal classifier -> <run_dir>/rcp/", rcp,
             config="DocREConfig", run_dir="set", dist=True, **_TRAIN),
-    Command("rcp-propose", "tune the RCP threshold, write a candidates file -> <run_dir>/rcp/candidates/", rcp,
+    Command("rcp-propose", "apply (or tune) the RCP threshold, write a candidates file -> <run_dir>/rcp/candidates/",
+            rcp,
             _propose_args, config="DocREConfig", run_dir="set", dist=True),
     Command("docred-score", "official DocRED scores of a predictions file (no model run)", docred_score,
             _score_args),

@@ -5,7 +5,18 @@ Offline protocol (the default when the file fields are ""): the Re-DocRED traini
 the LLM trains on Re-DocRED dev (500 documents) and is evaluated on Re-DocRED test; Ign F1 uses the original
 DocRED training facts (docred/ref/train_annotated.fact) and is labelled "Ign F1 (DocRED-train facts)" (see
 docred/PROVENANCE.md: Re-DocRED's own train_revised facts are a larger set, so this slightly over-estimates it).
-Real runs pass data.train_file (train_revised.json), data.dev_file and data.facts by path.
+Real runs pass data.train_file (train_revised.json) and data.eval_file by path; Ign F1's training facts then come
+from data.train_file itself (every mention-name pair of its labels, as the official gen_train_facts builds them),
+unlabelled, unless data.facts names another fact file.
+
+Prompt styles (``prompts.style``; harness.recipes.docre.prompts): ``lmrc`` is LMRC's RC prompt (Table 12), trained
+on each training document's gold related pairs and asked about the evaluation documents' candidates (default
+``gold``, the oracle of Table 5's "relation classification" row; an RCP candidates file for LMRC itself);
+``extract`` is the full-extraction prompt of the preliminary experiment (Table 11, "LoRA FT LLM" in Tables 2-4):
+every ordered pair of a document, an unrelated pair answered '(head| None| tail)', trained and asked over all pairs
+(candidates default ``all``); ``binary`` is the LLM pre-classifier of Table 5's ablation "w/o pre-classifier w LLM"
+(the reference code's step-1 prompt: 'k.Yes' / 'k.No' per pair, over all pairs); its predict step writes a
+candidates file (the RCP contract) that a ``lmrc`` run's predict takes as --candidates.
 """
 
 from __future__ import annotations
@@ -26,8 +37,9 @@ class DocREDataConfig:
     train_file: str = ""  # DocRED-format training documents ("" = <data_dir>/redocred/dev_revised.json, offline)
     eval_file: str = ""  # DocRED-format evaluation documents ("" = <data_dir>/redocred/test_revised.json)
     rel_info: str = ""  # {P-id: name} ("" = <data_dir>/docred/rel_info.json)
-    facts: str = ""  # training facts for Ign F1: a .fact file or a DocRED training file ("" = the offline one)
-    facts_label: str = ""  # how Ign F1 is labelled ("" = "(DocRED-train facts)" when facts is the default)
+    facts: str = ""  # training facts for Ign F1: a .fact file or a DocRED training file ("" = train_file's facts
+    #   when train_file is given, else the offline protocol's DocRED train_annotated.fact)
+    facts_label: str = ""  # how Ign F1 is labelled ("" = "(DocRED-train facts)" under the offline protocol's facts)
     max_train_docs: int = 0  # 0 = all; else the first N documents of train_file
     max_eval_docs: int = 0  # 0 = all; else the first N documents of eval_file (gold facts of the others ignored)
 
@@ -36,7 +48,10 @@ class DocREDataConfig:
 class PromptConfig:
     pairs_per_prompt: int = 0  # entity pairs per prompt; a document's pairs fill ceil(n / k) prompts
     #   (0 = one prompt per document, LMRC's RC stage: n(n-1)/k -> 1 input once NA pairs are gone)
-    candidates: str = "gold"  # pairs asked at prediction: gold | all | path of an RCP candidates JSONL
+    style: str = "lmrc"  # lmrc (Table 12, RC over candidates) | extract (Table 11, all pairs with None: the LoRA FT
+    #   LLM baseline) | binary (Table 5's LLM pre-classifier: Yes/No per pair -> a candidates file); module doc
+    candidates: str = ""  # pairs asked at prediction: gold | all | rcp:<name> (this run's <run_dir>/rcp/candidates/
+    #   <name>.jsonl) | path of a candidates JSONL ("" = the style's own: gold for lmrc, all for extract and binary)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,14 +111,17 @@ class DataPaths:
 
 
 def resolve_paths(cfg: DocREDataConfig) -> DataPaths:
-    """The files the config names, defaults filled from the data folder (offline protocol)."""
+    """The files the config names, defaults filled from the data folder (offline protocol). Ign F1's facts: data.facts,
+    else data.train_file's own labels, else (offline) DocRED's train_annotated.fact labelled "(DocRED-train facts)"."""
     root = Path(cfg.data_dir or os.environ.get("HARNESS_DATA_DIR", ""))
-    needs_root = not (cfg.train_file and cfg.eval_file and cfg.rel_info and cfg.facts)
+    needs_root = not (cfg.train_file and cfg.eval_file and cfg.rel_info)
     if needs_root and not str(root) or needs_root and not root.is_dir():
         raise ValueError(f"data.data_dir={str(root)!r} is not a folder: set data.data_dir (or $HARNESS_DATA_DIR) "
-                         "or give data.train_file, eval_file, rel_info and facts")
-    facts = Path(cfg.facts) if cfg.facts else root / "docred" / "ref" / "train_annotated.fact"
-    label = cfg.facts_label or ("" if cfg.facts else OFFLINE_FACTS_LABEL)
+                         "or give data.train_file, eval_file and rel_info")
+    offline = not (cfg.facts or cfg.train_file)
+    facts = (Path(cfg.facts) if cfg.facts else Path(cfg.train_file) if cfg.train_file
+             else root / "docred" / "ref" / "train_annotated.fact")
+    label = cfg.facts_label or (OFFLINE_FACTS_LABEL if offline else "")
     return DataPaths(Path(cfg.train_file) if cfg.train_file else root / "redocred" / "dev_revised.json",
                      Path(cfg.eval_file) if cfg.eval_file else root / "redocred" / "test_revised.json",
                      Path(cfg.rel_info) if cfg.rel_info else root / "docred" / "rel_info.json", facts, label)

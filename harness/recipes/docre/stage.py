@@ -3,12 +3,15 @@
     <run_dir>/
       docre_config.json                 the resolved DocREConfig of the last train-llm / predict
       prompts/{train,eval}.<name>.jsonl prompt records (id, title, doc, chunk, pairs, prompt, answer) for inspection
-      candidates/<name>.jsonl           RCP candidates (written by the RCP stage; the pipeline's default input)
+      rcp/                              the RCP stage's folder (harness.recipes.docre.rcp.config.RCPFiles: its
+                                        candidates/<name>.jsonl is what an lmrc predict takes as --candidates)
       llm/                              the Trainer's run folder (harness.run.RunDir: config.json, checkpoints/,
                                         metrics.jsonl, export/ = the fine-tuned HF model predict loads)
       predict/<name>.generations.jsonl  per prompt: id, title, doc, chunk, pairs, generated text
       predict/<name>.predictions.json   the official submission: [{title, h_idx, t_idx, r}]
-      predict/<name>.eval.json          official scores + the parser's drop counts
+      predict/<name>.eval.json          official scores + the parser's drop counts (prompts.style=binary: the
+                                        related-pair detection figures + the answer drop counts)
+      predict/<name>.candidates.jsonl   prompts.style=binary only: the Yes pairs as a candidates file (RCP contract)
 ``<name>`` is the document file's stem (test_revised, dev_revised, ...). Only this class joins these names (the
 lead folds it into harness/run.py).
 """
@@ -24,7 +27,7 @@ from harness.recipes.docre.config import DataPaths, DocREConfig, resolve_paths
 from harness.recipes.docre.evaluate import official_scores, read_facts, summary_rows
 from harness.recipes.docre.pairs import gold_pairs, pairs_for
 from harness.recipes.docre.parse import parse_outputs
-from harness.recipes.docre.prompts import Prompt, build_prompts
+from harness.recipes.docre.prompts import Prompt, build_prompts, check_style
 from harness.recipes.docre.reader import read_docred, read_rel_info
 from harness.recipes.docre.types import Document
 from harness.run import Files, RunDir, atomic_write_json, atomic_write_jsonl
@@ -49,6 +52,9 @@ class DocREFiles(Files):
     def eval_json(self, name: str) -> Path:
         return self.root / "predict" / f"{name}.eval.json"
 
+    def candidates(self, name: str) -> Path:
+        return self.root / "predict" / f"{name}.candidates.jsonl"
+
 
 @dataclass
 class Inputs:
@@ -70,6 +76,7 @@ def _cap(docs: list, n: int) -> list:
 
 def load_inputs(cfg: DocREConfig, *, train: bool = True) -> Inputs:
     """The relation names and the (capped) training / evaluation documents, checked by the reader."""
+    check_style(cfg.prompts.style)
     paths = resolve_paths(cfg.data)
     rel = read_rel_info(paths.rel_info)
     tr = _cap(read_docred(paths.train, rel), cfg.data.max_train_docs) if train else []
@@ -78,16 +85,35 @@ def load_inputs(cfg: DocREConfig, *, train: bool = True) -> Inputs:
 
 
 def training_prompts(cfg: DocREConfig, inputs: Inputs) -> list[Prompt]:
-    """LMRC's RC training data: each document's gold related pairs, answers = their gold triples."""
-    return build_prompts(inputs.train, [gold_pairs(d) for d in inputs.train], inputs.relations,
-                         pairs_per_prompt=cfg.prompts.pairs_per_prompt, with_answer=True)
+    """The training data: style lmrc (LMRC's RC stage) asks each document's gold related pairs, answers = their
+    gold triples; extract and binary ask every ordered pair (config module doc)."""
+    style = check_style(cfg.prompts.style)
+    pairs = [gold_pairs(d) if style == "lmrc" else d.candidate_pairs() for d in inputs.train]
+    return build_prompts(inputs.train, pairs, inputs.relations, pairs_per_prompt=cfg.prompts.pairs_per_prompt,
+                         with_answer=True, style=style)
 
 
-def eval_prompts(cfg: DocREConfig, inputs: Inputs, candidates: str) -> list[Prompt]:
-    """Prompts over the evaluation documents' candidate pairs (gold answers attached for inspection only)."""
-    pairs = pairs_for(candidates, inputs.eval, prefix=bool(cfg.data.max_eval_docs))
+def candidates_spec(cfg: DocREConfig, override: str = "") -> str:
+    """The pairs asked at prediction: --candidates, else prompts.candidates, else the style's own (gold for lmrc,
+    all for extract and binary). ``rcp:<name>`` is this run folder's RCP candidates file (what ``rcp-propose
+    --name <name>`` wrote: <run_dir>/rcp/candidates/<name>.jsonl), so a config holds no run-folder path."""
+    from harness.recipes.docre.rcp.config import RCPFiles
+
+    style = check_style(cfg.prompts.style)
+    spec = override or cfg.prompts.candidates or ("gold" if style == "lmrc" else "all")
+    if spec.startswith("rcp:"):
+        if not spec[4:]:
+            raise ValueError("candidates 'rcp:<name>' needs the name rcp-propose --name wrote (e.g. rcp:test)")
+        return str(RCPFiles(cfg.run_dir).candidates(spec[4:]))
+    return spec
+
+
+def eval_prompts(cfg: DocREConfig, inputs: Inputs, candidates: str = "") -> list[Prompt]:
+    """Prompts over the evaluation documents' candidate pairs (``candidates_spec``; gold answers attached for
+    inspection only)."""
+    pairs = pairs_for(candidates_spec(cfg, candidates), inputs.eval, prefix=bool(cfg.data.max_eval_docs))
     return build_prompts(inputs.eval, pairs, inputs.relations, pairs_per_prompt=cfg.prompts.pairs_per_prompt,
-                         with_answer=True)
+                         with_answer=True, style=cfg.prompts.style)
 
 
 def write_prompts(path: Path, prompts: list[Prompt]) -> Path:
@@ -157,6 +183,8 @@ def predict_stage(cfg: DocREConfig, inputs: Inputs, prompts: list[Prompt], model
         return None
     atomic_write_jsonl(files.generations(name), ({**p.to_json(), "prompt": None, "generation": t}
                                                  for p, t in zip(prompts, texts)))
+    if cfg.prompts.style == "binary":
+        return binary_stage(cfg, inputs, prompts, texts, model_dir)
     parsed = parse_outputs([(p.doc, p.pairs, t) for p, t in zip(prompts, texts)], inputs.eval, inputs.relations,
                            only_asked=dc.only_asked_pairs, threshold=dc.fuzzy_threshold,
                            aligner=aligner)
@@ -164,6 +192,22 @@ def predict_stage(cfg: DocREConfig, inputs: Inputs, prompts: list[Prompt], model
     res = evaluate_stage(cfg, inputs, parsed.predictions)
     res["parse"] = parsed.report()
     res.update(n_prompts=len(prompts), model=str(model_dir), config=cfg.to_dict(), git_revision=git_revision())
+    atomic_write_json(files.eval_json(name), res)
+    return res
+
+
+def binary_stage(cfg: DocREConfig, inputs: Inputs, prompts: list[Prompt], texts: list[str],
+                 model_dir: str = "") -> dict:
+    """The LLM pre-classifier's predict step (rank 0): the Yes pairs -> predict/<name>.candidates.jsonl (the
+    --candidates of an lmrc run), their detection figures -> predict/<name>.eval.json."""
+    from harness.recipes.docre import binary
+
+    files, name = DocREFiles(cfg.run_dir), inputs.eval_name
+    rows, dropped = binary.candidates(prompts, texts, inputs.eval)
+    atomic_write_jsonl(files.candidates(name), rows)
+    res = {"style": "binary", "detection": binary.detection(rows, inputs.eval), "dropped": dropped,
+           "candidates": str(files.candidates(name)), "gold": str(inputs.paths.eval), "n_docs": len(inputs.eval),
+           "n_prompts": len(prompts), "model": str(model_dir), "config": cfg.to_dict(), "git_revision": git_revision()}
     atomic_write_json(files.eval_json(name), res)
     return res
 
@@ -186,4 +230,9 @@ def evaluate_stage(cfg: DocREConfig, inputs: Inputs, predictions: list[dict]) ->
 
 
 def print_scores(res: dict, title: str) -> None:
+    if res.get("style") == "binary":
+        d = res["detection"]
+        log.table(title, ["", "P", "R", "F1"], [["related pairs (F1 of RCP)",
+                                                 *(100 * d[k] for k in ("precision", "recall", "f1"))]])
+        return
     log.table(title, ["", "P", "R", "F1"], summary_rows(res, res.get("facts_label", "")))

@@ -1,6 +1,7 @@
 """qa4re: zero-shot relation extraction as multiple-choice QA (harness/recipes/qa4re/).
 
     python -m harness qa4re eval --config run.json [--run-dir DIR] [--model DIR_OR_PRESET] [--split test]
+                                 [--prompting qa4re|vanilla] [--subset full|reference]
         scores every example of the split; writes <run_dir>/qa4re/<split>.predictions.jsonl (options, per-option
         scores, prediction, gold) and <split>.metrics.json (closed-set micro P/R/F1 without NoTA, accuracy, the
         SemEval official score when 19-way).
@@ -9,9 +10,13 @@
         the option scores as confidence (default <run_dir>/qa4re/weak_labels.jsonl), plus train.* as eval does.
     torchrun --nproc_per_node 2 -m harness qa4re ...   shards the examples over ranks (same results).
 
---model: an exported / local Hugging Face folder, or a preset (default: model.large). --scoring: first-token
-(log p of the option letter after "Option:", one forward per batch) or sequence (letter + EOS). --shuffle-seed
-shuffles each example's options (to measure option-position bias).
+--model: an exported / local Hugging Face folder, or a preset (default: model.large). --prompting: qa4re (the
+multiple-choice question, default) or vanilla (the paper's vanilla-RE baseline: the relation names listed, the
+model answers with one). --scoring: first-token (log p of the answer's first token, one forward per batch; the
+qa4re default), sequence (answer + EOS) or greedy (the reference's constrained greedy decoding; the vanilla
+default). --subset reference: the reference's evaluation subsets (1,000 test / 250 dev, seed 42; see stage.py).
+--shuffle-seed shuffles each example's options (to measure option-position bias). Re-TACRED: --set
+data.dataset=tacred --set data.label_space=retacred; TACREV is TACRED's format and label space.
 """
 
 from __future__ import annotations
@@ -65,7 +70,9 @@ def run_command(args) -> int:
 def _run(args, cfg, run, split: str) -> None:
     from harness import dist, log
     from harness.data.dataset import prepare_splits
-    from harness.recipes.qa4re.stage import records_metrics, score_examples, weak_label_row, write_rows
+    from harness.recipes.qa4re import stage
+    from harness.recipes.qa4re.prompts import qa_set_for
+    from harness.recipes.qa4re.types import entity_types
     from harness.run import atomic_write_json
 
     with input_errors():  # data readers (file:line), a label space without QA4RE templates
@@ -73,36 +80,40 @@ def _run(args, cfg, run, split: str) -> None:
         examples = getattr(splits, split)
         if not examples:
             raise InputError(f"split {split!r} of data.dataset={cfg.data.dataset} is empty")
-        from harness.recipes.qa4re.prompts import qa_set_for
-
+        examples = stage.subset_examples(examples, split, args.subset)
         qa_set_for(splits.label_space.name)
-        from harness.recipes.qa4re.types import entity_types
-
         types = None if args.no_type_constraints else entity_types(cfg.data)
+    scoring = args.scoring or ("first-token" if args.prompting == "qa4re" else "greedy")
     model, tok = load_model(cfg, args.model or cfg.model.large, splits, run)
-    qa, records = score_examples(model, tok, examples, splits.label_space, mode=args.scoring,
-                                 batch_examples=args.batch_examples, shuffle_seed=args.shuffle_seed, types=types)
+    with input_errors():  # a tokenizer whose answers share a first token under first-token scoring
+        qa, records = stage.score_examples(model, tok, examples, splits.label_space, mode=scoring,
+                                     batch_examples=args.batch_examples, shuffle_seed=args.shuffle_seed,
+                                     types=types, prompting=args.prompting)
     if dist.rank() == 0:
-        metrics = records_metrics(records, qa, splits.label_space)
-        metrics.update(split=split, model=args.model or cfg.model.large, scoring=args.scoring,
-                       shuffle_seed=args.shuffle_seed, qa_set=qa.name, label_space=splits.label_space.name,
+        metrics = stage.records_metrics(records, qa, splits.label_space)
+        metrics.update(split=split, model=args.model or cfg.model.large, scoring=scoring, prompting=args.prompting,
+                       subset=args.subset, shuffle_seed=args.shuffle_seed, qa_set=qa.name, label_space=splits.label_space.name,
                        type_constraints=types is not None)
-        write_rows(run.qa4re.predictions(split), records)
+        stage.write_rows(run.qa4re.predictions(split), records)
         atomic_write_json(run.qa4re.metrics(split), metrics)
         m = metrics["micro"]
-        log.table(f"QA4RE {split} ({args.scoring})", ["n", "micro P", "micro R", "micro F1", "accuracy", "official %"],
+        log.table(f"QA4RE {split} ({args.prompting}, {scoring}, {args.subset})",
+                  ["n", "micro P", "micro R", "micro F1", "accuracy", "official %"],
                   [[metrics["n"], m["precision"], m["recall"], m["f1"], metrics["accuracy"],
                     "-" if metrics["official"] is None else metrics["official"]]])
         log.info(f"predictions -> {run.qa4re.predictions(split)}; metrics -> {run.qa4re.metrics(split)}")
         if args.cmd == "label":
             out = Path(args.out) if args.out else run.qa4re.weak_labels
-            write_rows(out, [weak_label_row(r, splits.label_space) for r in records])
+            stage.write_rows(out, [stage.weak_label_row(r, splits.label_space) for r in records])
             log.info(f"weak labels -> {out} (use: --set data.weak_labels={out})")
 
 
 def _common(p) -> None:
     p.add_argument("--model", default="", help="HF model folder or preset (default: model.large)")
-    p.add_argument("--scoring", default="first-token", choices=["first-token", "sequence"])
+    p.add_argument("--prompting", default="qa4re", choices=["qa4re", "vanilla"],
+                   help="qa4re: the multiple-choice question; vanilla: the paper's vanilla-RE prompt (relation names)")
+    p.add_argument("--scoring", default=None, choices=["first-token", "sequence", "greedy"],
+                   help="default: first-token (qa4re), greedy (vanilla: the reference's constrained decoding)")
     p.add_argument("--batch-examples", type=int, default=8, help="questions per forward batch")
     p.add_argument("--shuffle-seed", type=int, default=None, help="shuffle each example's options (seeded)")
     p.add_argument("--no-type-constraints", action="store_true", help="offer every relation (TACRED, CoNLL04 "
@@ -111,11 +122,14 @@ def _common(p) -> None:
 
 def _eval_args(p) -> None:
     p.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    p.add_argument("--subset", default="full", choices=["full", "reference"],
+                   help="reference: the reference code's evaluation subsets (1,000 test / 250 dev, seed 42)")
     _common(p)
 
 
 def _label_args(p) -> None:
     p.add_argument("--out", default="", help="weak-labels file (default <run_dir>/qa4re/weak_labels.jsonl)")
+    p.set_defaults(subset="full")  # weak labels cover the whole training split
     _common(p)
 
 

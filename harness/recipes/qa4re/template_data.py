@@ -1,14 +1,17 @@
 """QA4RE relation verbalisations as data: ``{subj}`` / ``{obj}`` are the bracketed entities ``[head]`` / ``[tail]``.
 
 Sources:
-  SemEval-2010 Task 8 and TACRED (TACRED, TACREV: same labels) are transcribed verbatim from the QA4RE reference
-  code, OSU-NLP-Group/QA4RE, file ``projs/re_templates.py`` at commit a299f6e9d9c881c4b9ca3231aa97b8cca99133b6
-  (``SURE_SEMEVAL_LABEL_TEMPLATES``, ``SURE_TACRED_LABEL_TEMPLATES`` ("template 2 in the paper, what QA4RE
-  uses"), the option order of ``SEMEVAL_VALID_CONDITIONS_REV["MISC:MISC"]`` and ``TACRED_VALID_CONDITIONS_REV``).
+  SemEval-2010 Task 8, TACRED (TACRED, TACREV: same labels) and Re-TACRED are transcribed verbatim from the QA4RE
+  reference code, OSU-NLP-Group/QA4RE, file ``projs/re_templates.py`` at commit
+  a299f6e9d9c881c4b9ca3231aa97b8cca99133b6 (``SURE_SEMEVAL_LABEL_TEMPLATES``, ``SURE_TACRED_LABEL_TEMPLATES``
+  ("template 2 in the paper, what QA4RE uses"), ``SURE_RETACRED_LABEL_TEMPLATES``; the option order of
+  ``SEMEVAL_VALID_CONDITIONS_REV["MISC:MISC"]``, ``TACRED_VALID_CONDITIONS_REV`` and
+  ``RETACRED_VALID_CONDITIONS_REV``). tests/qa4re/test_qa4re_reference.py checks them against that file's data.
+  A label with several templates (Re-TACRED's ``per:identity``) is a tuple: each template is an option of its
+  own, all of them meaning that label, as the reference's ``fill_prompt_format_re_df`` offers them.
   CoNLL04 and the embedded synthetic set are this harness's own, worded in the same style. Their type
   signatures (``CONLL04_TYPE_CONSTRAINTS``) are CoNLL04's: each relation has exactly one.
 The none-of-the-above (NoTA) verbalisation is the reference's for every set: "{subj} has no known relations to {obj}".
-Re-TACRED's templates (``SURE_RETACRED_LABEL_TEMPLATES``) are not transcribed here.
 """
 
 NOTA_TEMPLATE = "{subj} has no known relations to {obj}"
@@ -127,6 +130,75 @@ TACRED_TYPE_CONSTRAINTS = {
     'ORGANIZATION:DATE': ('org:founded', 'org:dissolved'),
     'ORGANIZATION:CITY': ('org:city_of_headquarters',),
     'ORGANIZATION:URL': ('org:website',),
+}
+RETACRED_TEMPLATES = {
+    'no_relation': '{subj} has no known relations to {obj}',
+    'per:religion': '{subj} has the religion {obj}',
+    'org:country_of_branch': '{subj} has a branch in the country {obj}',
+    'org:stateorprovince_of_branch': '{subj} has a branch in the state or province {obj}',
+    'org:city_of_branch': '{subj} has a branch in the city {obj}',
+    'org:shareholders': '{subj} has shares hold in {obj}',
+    'org:top_members/employees': '{subj} has the high level member {obj}',
+    'org:members': '{subj} has the member {obj}',
+    'org:website': '{subj} has the website {obj}',
+    'per:parents': '{subj} has the parent {obj}',
+    'org:number_of_employees/members': '{subj} has the number of employees {obj}',
+    'org:political/religious_affiliation': '{subj} has political affiliation with {obj}',
+    'per:age': '{subj} has the age {obj}',
+    'per:origin': '{subj} has the nationality {obj}',
+    'org:alternate_names': '{subj} is also known as {obj}',
+    'per:other_family': '{subj} is the other family member of {obj}',
+    'per:identity': ('{subj} is the identity/pronoun of {obj}', '{subj} and {obj} are the same person'),
+    'per:siblings': '{subj} is the siblings of {obj}',
+    'org:member_of': '{subj} is the member of {obj}',
+    'per:children': '{subj} is the parent of {obj}',
+    'per:employee_of': '{subj} is the employee of {obj}',
+    'per:spouse': '{subj} is the spouse of {obj}',
+    'org:dissolved': '{subj} dissolved in {obj}',
+    'per:schools_attended': '{subj} studied in {obj}',
+    'per:country_of_death': '{subj} died in the country {obj}',
+    'per:stateorprovince_of_death': '{subj} died in the state or province {obj}',
+    'per:city_of_death': '{subj} died in the city {obj}',
+    'per:date_of_death': '{subj} died in the date {obj}',
+    'per:cause_of_death': '{subj} died because of {obj}',
+    'org:founded': '{subj} was founded in {obj}',
+    'org:founded_by': '{subj} was founded by {obj}',
+    'per:countries_of_residence': '{subj} lives in the country {obj}',
+    'per:stateorprovinces_of_residence': '{subj} lives in the state or province {obj}',
+    'per:cities_of_residence': '{subj} lives in the city {obj}',
+    'per:country_of_birth': '{subj} was born in the country {obj}',
+    'per:stateorprovince_of_birth': '{subj} was born in the state or province {obj}',
+    'per:city_of_birth': '{subj} was born in the city {obj}',
+    'per:date_of_birth': '{subj} has birthday on {obj}',
+    'per:charges': '{subj} is convicted of {obj}',
+    'per:title': '{subj} is a {obj}',
+}
+RETACRED_TYPE_CONSTRAINTS = {
+    'ORGANIZATION:PERSON': ('org:founded_by', 'org:top_members/employees', 'org:shareholders'),
+    'PERSON:PERSON': ('per:identity', 'per:children', 'per:spouse', 'per:siblings', 'per:other_family', 'per:parents'),
+    'ORGANIZATION:ORGANIZATION': ('org:alternate_names', 'org:members', 'org:member_of', 'org:shareholders'),
+    'ORGANIZATION:NUMBER': ('org:number_of_employees/members', 'org:website'),
+    'ORGANIZATION:DATE': ('org:dissolved', 'org:founded'),
+    'PERSON:NATIONALITY': ('per:origin', 'per:country_of_death', 'per:employee_of', 'per:countries_of_residence', 'per:city_of_birth', 'per:country_of_birth', 'per:stateorprovince_of_birth'),
+    'PERSON:TITLE': ('per:title', 'per:religion', 'per:age', 'per:cause_of_death', 'per:charges'),
+    'PERSON:DATE': ('per:date_of_death', 'per:date_of_birth', 'per:age', 'per:cause_of_death'),
+    'PERSON:COUNTRY': ('per:countries_of_residence', 'per:origin', 'per:employee_of', 'per:country_of_birth', 'per:country_of_death', 'per:cities_of_residence', 'per:city_of_death'),
+    'PERSON:ORGANIZATION': ('per:employee_of', 'per:schools_attended'),
+    'PERSON:CRIMINAL_CHARGE': ('per:cause_of_death', 'per:charges'),
+    'ORGANIZATION:CITY': ('org:city_of_branch', 'org:members', 'org:stateorprovince_of_branch', 'org:country_of_branch'),
+    'PERSON:CITY': ('per:employee_of', 'per:city_of_death', 'per:cities_of_residence', 'per:city_of_birth', 'per:origin', 'per:stateorprovinces_of_residence', 'per:countries_of_residence'),
+    'PERSON:RELIGION': ('per:religion',),
+    'PERSON:NUMBER': ('per:age', 'per:date_of_birth', 'per:date_of_death'),
+    'ORGANIZATION:LOCATION': ('org:country_of_branch', 'org:stateorprovince_of_branch', 'org:city_of_branch', 'org:members'),
+    'PERSON:DURATION': ('per:age', 'per:date_of_birth', 'per:date_of_death'),
+    'ORGANIZATION:RELIGION': ('org:political/religious_affiliation',),
+    'ORGANIZATION:URL': ('org:website',),
+    'PERSON:STATE_OR_PROVINCE': ('per:stateorprovinces_of_residence', 'per:employee_of', 'per:stateorprovince_of_birth', 'per:stateorprovince_of_death', 'per:cities_of_residence', 'per:city_of_death', 'per:country_of_birth', 'per:city_of_birth'),
+    'ORGANIZATION:COUNTRY': ('org:country_of_branch', 'org:members', 'org:stateorprovince_of_branch', 'org:city_of_branch'),
+    'ORGANIZATION:STATE_OR_PROVINCE': ('org:stateorprovince_of_branch', 'org:city_of_branch', 'org:country_of_branch', 'org:members'),
+    'ORGANIZATION:IDEOLOGY': ('org:political/religious_affiliation',),
+    'PERSON:LOCATION': ('per:stateorprovinces_of_residence', 'per:employee_of', 'per:city_of_birth', 'per:cities_of_residence', 'per:city_of_death', 'per:stateorprovince_of_birth', 'per:countries_of_residence', 'per:origin'),
+    'PERSON:CAUSE_OF_DEATH': ('per:charges', 'per:cause_of_death'),
 }
 CONLL04_TEMPLATES = {
     "No_Relation": NOTA_TEMPLATE,

@@ -40,3 +40,30 @@ def test_candidate_rows_and_stats():
     s = proposal_stats(feats, probs, 0.5, labelled=True)
     assert (s["documents"], s["candidate_pairs"], s["proposed_pairs"]) == (2, 6, 3) and s["kept_fraction"] == 0.5
     assert s["related_recall"] == 0.5 and s["related_precision"] == pytest.approx(1 / 3)
+
+
+def test_fixed_threshold_is_the_reference_codes_strict_half():
+    from harness.recipes.docre.rcp.config import RCPConfig
+    from harness.recipes.docre.rcp.propose import keep, strict_for
+
+    r = RCPConfig()
+    assert (r.threshold_mode, r.threshold) == ("fixed", 0.5) and strict_for("fixed")
+    assert not strict_for("f1") and not strict_for("recall")  # tuned thresholds are predicted values: kept
+    probs = np.array([0.5, np.nextafter(0.5, 1.0), 0.7, 0.49])
+    assert keep(probs, 0.5, strict=True).tolist() == [False, True, True, False]  # sigmoid(x) > 0.5, as get_label
+    assert keep(probs, 0.5).tolist() == [True, True, True, False]
+    feats = [Feature("a", [0], [[1], [2]], [(0, 1), (1, 0)], [1, 0])]
+    rows = candidate_rows(feats, [np.array([0.5, 0.51])], 0.5, strict=True)
+    assert rows == [{"title": "a", "pairs": [[1, 0]], "scores": [0.51]}]
+    s = proposal_stats(feats, [np.array([0.5, 0.51])], 0.5, labelled=True, strict=True)
+    assert (s["proposed_pairs"], s["related_correct"], s["strict"]) == (1, 0, True)
+    d = detection(np.array([0.5, 0.51]), np.array([1, 0]), 0.5, strict=True)
+    assert (d["proposed"], d["correct"], d["recall"]) == (1, 0, 0.0)
+
+
+def test_threshold_outside_a_probability_is_refused():
+    from harness.cli import InputError
+    from harness.recipes.docre.rcp.config import RCPConfig, check
+
+    with pytest.raises(InputError, match="rcp.threshold must be a probability"):
+        check(RCPConfig(threshold=1.0))

@@ -48,12 +48,13 @@ def test_entry_point_trains_and_writes_the_candidates_file(tmp_path):
     assert _main(_args("rcp-propose", sets, "--name", "fx")) == 0
     docs = read_docred(FIXTURE)
     rows = [json.loads(x) for x in files.candidates("fx").read_text().splitlines()]
-    thr = json.loads(files.threshold.read_text())["threshold"]
+    thr = json.loads(files.threshold.read_text())
+    assert (thr["mode"], thr["threshold"], thr["strict"]) == ("fixed", 0.5, True)  # the default: the reference's > 0.5
     assert [r["title"] for r in rows] == [d.title for d in docs]
     for r, d in zip(rows, docs):
         assert set(r) == {"title", "pairs", "scores"} and len(r["pairs"]) == len(r["scores"])
         assert [tuple(p) for p in r["pairs"]] == [p for p in d.candidate_pairs() if list(p) in r["pairs"]]
-        assert all(thr <= s <= 1 for s in r["scores"])
+        assert all(0.5 < s <= 1 for s in r["scores"])
     stats = json.loads(files.candidate_stats("fx").read_text())
     assert stats["candidate_pairs"] == 18 and stats["proposed_pairs"] == sum(len(r["pairs"]) for r in rows)
     assert stats["related_gold"] == 4 and 0 <= stats["related_recall"] <= 1

@@ -20,7 +20,7 @@ from harness.cli import InputError
 from harness.config import NOT_RESULT, TrainConfig
 from harness.run import TrainFiles
 
-THRESHOLD_MODES = ("f1", "recall", "fixed")
+THRESHOLD_MODES = ("fixed", "f1", "recall")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,9 +51,11 @@ class RCPConfig:
     grad_clip: float = 1.0  # max global grad norm (paper: 1.0); <= 0 disables
     pos_weight: float = 1.0  # BCE weight of related pairs (1.0 = unweighted, as the reference code)
     seed: int = 66  # init and data-order seed (reference: 66)
-    threshold_mode: str = field(default="f1", metadata=NOT_RESULT)  # f1 (max F1 of related-pair detection on dev) | recall (>= recall_target) | fixed
+    threshold_mode: str = field(default="fixed", metadata=NOT_RESULT)  # fixed (P(related) > threshold, the
+    #   reference code) | f1 (max F1 of related-pair detection on dev) | recall (>= recall_target); propose.py doc
     recall_target: float = field(default=0.95, metadata=NOT_RESULT)  # threshold_mode=recall: fraction of dev related pairs kept
-    threshold: float = field(default=0.5, metadata=NOT_RESULT)  # threshold_mode=fixed: probability threshold (reference code: 0.5)
+    threshold: float = field(default=0.5, metadata=NOT_RESULT)  # threshold_mode=fixed: a pair is proposed when
+    #   P(related) > threshold (reference code: 0.5)
     eval_batch_docs: int = field(default=8, metadata=NOT_RESULT)  # documents per prediction batch
     log_every: int = field(default=10, metadata=NOT_RESULT)  # optimizer steps between metric lines
     keep_checkpoints: int = field(default=1, metadata=NOT_RESULT)  # epoch checkpoints kept on disk (0 = all)
@@ -90,6 +92,9 @@ def check(r: RCPConfig) -> None:
     if r.max_len < 8 or r.max_doc_len < r.max_len or r.max_doc_len > 2 * r.max_len - 2:
         raise InputError(f"need 8 <= max_len <= max_doc_len <= 2 * max_len - 2 (two chunks cover a document), got "
                          f"rcp.max_len {r.max_len}, rcp.max_doc_len {r.max_doc_len}")
+    if not 0.0 <= r.threshold < 1.0:
+        raise InputError(f"rcp.threshold must be a probability in [0, 1) (pairs above it are proposed), got "
+                         f"{r.threshold}")
     if not 0.0 < r.recall_target <= 1.0:
         raise InputError(f"rcp.recall_target must be in (0, 1], got {r.recall_target}")
 
@@ -113,7 +118,7 @@ class RCPFiles(TrainFiles):
         metrics.jsonl             one record per logged optimizer step
         evals.jsonl               one record per epoch: dev (held-out) detection P/R/F1 at the F1-best threshold
         best/model.pt             weights of the best epoch (dev F1) + best/encoder_config/ (the encoder's config)
-        threshold.json            the tuned threshold with its dev figures
+        threshold.json            the threshold (mode, value, strict: > rather than >=) with its dev figures
         candidates/<name>.jsonl   the candidates file (the contract with the LLM stage) + <name>.stats.json
     """
 

@@ -1,14 +1,16 @@
 """Related-probabilities for every candidate pair, the threshold tuned on dev, and the candidates file.
 
-Threshold modes (``RCPConfig.threshold_mode``); a pair is proposed when its probability is >= the threshold:
-  f1      the threshold maximising F1 of related-pair detection on the tuning documents (default: LMRC selects
-          its classifier by this F1, "F1 of RCP" in its Table 5, and the LLM stage cannot recover a pair RCP
-          drops nor ignore the extra pairs it proposes, which dilute its attention, the paper's point);
+Threshold modes (``RCPConfig.threshold_mode``):
+  fixed   (default) a pair is proposed when its probability is strictly above ``threshold`` (0.5): LMRC's
+          reference code (wisper12933/LMRC @ 7467efd, RCP/losses.py ``get_label``: ``sigmoid(logits) > 0.5``);
+  f1      the threshold maximising F1 of related-pair detection on the tuning documents (this project's option:
+          "F1 of RCP" in LMRC's Table 5 is that F1, and the LLM stage cannot recover a pair RCP drops nor ignore the
+          extra pairs it proposes);
   recall  the highest threshold keeping at least ``recall_target`` of the tuning documents' related pairs (the
-          paper's diagnosis is the LLM's low recall; trade RCP precision for recall with this);
-  fixed   ``threshold`` as given (the reference code: sigmoid > 0.5).
-A candidate threshold is always a predicted probability at a boundary between distinct values, so ties are
-proposed or dropped together.
+          paper's diagnosis is the LLM's low recall; trade RCP precision for recall with this).
+The tuned modes propose a pair when its probability is >= the threshold: a tuned threshold is always a predicted
+probability at a boundary between distinct values, so ties are proposed or dropped together. ``strict`` below
+selects the fixed mode's rule (``strict_for(mode)``).
 
 Candidates file (the contract with the LLM stage): JSONL, one line per document in the file's order,
 ``{"title", "pairs": [[h, t], ...], "scores": [p, ...]}``; the pairs in candidate order (h-major), written
@@ -43,15 +45,25 @@ def predict(model, feats: list[Feature], *, batch_docs: int, pad_id: int, device
     return out
 
 
-def detection(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
+def strict_for(mode: str) -> bool:
+    """Whether ``mode`` proposes pairs strictly above its threshold (fixed, the reference code) or at it and above."""
+    return mode == "fixed"
+
+
+def keep(probs: np.ndarray, threshold: float, strict: bool = False) -> np.ndarray:
+    """The proposed pairs: probability > threshold (``strict``) or >= threshold."""
+    return probs > threshold if strict else probs >= threshold
+
+
+def detection(probs: np.ndarray, labels: np.ndarray, threshold: float, strict: bool = False) -> dict:
     """Related-pair detection at ``threshold``: proposed, correct, gold, precision, recall, F1."""
-    pred = probs >= threshold
+    pred = keep(probs, threshold, strict)
     tp, n_pred, n_gold = int((pred & (labels > 0)).sum()), int(pred.sum()), int((labels > 0).sum())
     p = tp / n_pred if n_pred else 0.0
     r = tp / n_gold if n_gold else 0.0
     f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"threshold": float(threshold), "proposed": n_pred, "correct": tp, "gold": n_gold, "precision": p,
-            "recall": r, "f1": f1}
+    return {"threshold": float(threshold), "strict": strict, "proposed": n_pred, "correct": tp, "gold": n_gold,
+            "precision": p, "recall": r, "f1": f1}
 
 
 def _cutoffs(probs: np.ndarray, labels: np.ndarray):
@@ -80,22 +92,25 @@ def tune_threshold(probs: np.ndarray, labels: np.ndarray, mode: str, *, recall_t
     raise ValueError(f"threshold mode must be f1 | recall | fixed, got {mode!r}")
 
 
-def candidate_rows(feats: list[Feature], probs: list[np.ndarray], threshold: float) -> list[dict]:
+def candidate_rows(feats: list[Feature], probs: list[np.ndarray], threshold: float, strict: bool = False) -> list[dict]:
     rows = []
     for f, p in zip(feats, probs):
-        keep = np.nonzero(p >= threshold)[0]
-        rows.append({"title": f.title, "pairs": [list(f.pairs[k]) for k in keep],
-                     "scores": [float(p[k]) for k in keep]})
+        kept = np.nonzero(keep(p, threshold, strict))[0]
+        rows.append({"title": f.title, "pairs": [list(f.pairs[k]) for k in kept],
+                     "scores": [float(p[k]) for k in kept]})
     return rows
 
 
-def proposal_stats(feats: list[Feature], probs: list[np.ndarray], threshold: float, labelled: bool) -> dict:
+def proposal_stats(feats: list[Feature], probs: list[np.ndarray], threshold: float, labelled: bool,
+                   strict: bool = False) -> dict:
     """What a proposal keeps: pairs before / after, the shrink factor, and (labelled files) detection figures."""
     allp = np.concatenate(probs) if probs else np.zeros(0)
     y = np.asarray([v for f in feats for v in f.labels], dtype=np.int64)
     stats = {"documents": len(feats), "candidate_pairs": int(len(allp)),
-             "proposed_pairs": int((allp >= threshold).sum()), "threshold": float(threshold)}
+             "proposed_pairs": int(keep(allp, threshold, strict).sum()), "threshold": float(threshold),
+             "strict": strict}
     stats["kept_fraction"] = stats["proposed_pairs"] / stats["candidate_pairs"] if len(allp) else 0.0
     if labelled:
-        stats.update({f"related_{k}": v for k, v in detection(allp, y, threshold).items() if k != "threshold"})
+        stats.update({f"related_{k}": v for k, v in detection(allp, y, threshold, strict).items()
+                      if k not in ("threshold", "strict")})
     return stats

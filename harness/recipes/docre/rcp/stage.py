@@ -129,19 +129,22 @@ def rcp_propose(cfg, *, docs_path: str = "", name: str = "test") -> dict:
     tune_y = np.asarray([v for f in tune_feats for v in f.labels])
     thr = prop.tune_threshold(tune_probs, tune_y, r.threshold_mode, recall_target=r.recall_target,
                               fixed=r.threshold)
+    strict = prop.strict_for(r.threshold_mode)
     feats = featurize_all(docs, tok, r.max_doc_len)
     t0 = time.perf_counter()
     probs = prop.predict(model, feats, **kw)
     seconds = time.perf_counter() - t0
-    stats = prop.proposal_stats(feats, probs, thr, labelled=any(d.facts for d in docs))
+    stats = prop.proposal_stats(feats, probs, thr, labelled=any(d.facts for d in docs), strict=strict)
     stats.update(predict_s=seconds, docs_per_s=len(feats) / seconds if seconds > 0 else 0.0)  # forward only
     stats.update(source=str(docs_path or data_path(r.propose_file, "redocred/test_revised.json")), name=name)
     if dist.rank() == 0:
         atomic_write_json(files.threshold, {"mode": r.threshold_mode, "recall_target": r.recall_target,
-                                            "threshold": thr, "tuning": prop.detection(tune_probs, tune_y, thr)})
-        atomic_write_jsonl(files.candidates(name), prop.candidate_rows(feats, probs, thr))
+                                            "threshold": thr, "strict": strict,
+                                            "tuning": prop.detection(tune_probs, tune_y, thr, strict)})
+        atomic_write_jsonl(files.candidates(name), prop.candidate_rows(feats, probs, thr, strict))
         atomic_write_json(files.candidate_stats(name), stats)
-    log.info(f"rcp-propose {name}: threshold {thr:.4f} ({r.threshold_mode}), {stats['proposed_pairs']} of "
+    log.info(f"rcp-propose {name}: P(related) {'>' if strict else '>='} {thr:.4f} ({r.threshold_mode}), "
+             f"{stats['proposed_pairs']} of "
              f"{stats['candidate_pairs']} pairs kept ({stats['kept_fraction']:.1%})"
              + (f", recall of related pairs {stats['related_recall']:.4f}" if "related_recall" in stats else ""))
     return stats
