@@ -100,6 +100,7 @@ def test_a_failed_step_fails_the_rows_needing_it_once_and_the_others_run(tmp_pat
              "qwen2-7b": Plan((bad,), {}, needs=("needs --ckpt qwen2-7b=PATH (x)",))}
     monkeypatch.setattr(runner, "plan_row", lambda table, row, ctx: plans[row.id])
     ctx = Context(tmp_path / "runs", tmp_path, {})
+    _write(runner.record_path(ctx.run_dir, skipped), {"argv": list(skipped.argv)})  # made by this command line
     outcomes, timings = runner.run_rows(select("atlantis-t1"), ctx)
     assert [o.status for o in outcomes] == ["failed", "failed", "needs"]
     assert list(timings) == ["shared/bad"]  # run once; "skip" had its output
@@ -113,6 +114,22 @@ def test_a_failed_step_fails_the_rows_needing_it_once_and_the_others_run(tmp_pat
     md = (ctx.run_dir / "results.md").read_text()
     assert "| Flan-T5 (base; p_S small) | 0.849 / - | 0.854 / - | failed: step shared/bad failed" in md
     assert "| Qwen2-7B (p_S 1.5B) | 0.885 / - | 0.877 / - | needs: needs --ckpt qwen2-7b=PATH (x) |" in md
+
+
+def test_an_output_made_by_another_command_line_is_not_reused(tmp_path, monkeypatch):
+    done = tmp_path / "done.json"
+    done.write_text("{}")
+    step = Step("s", ("atlantis", "compare", "--run-dir", "a"), str(done))
+    monkeypatch.setattr(runner, "plan_row", lambda table, row, ctx: Plan((step,), {}))
+    ctx = Context(tmp_path / "runs", tmp_path, {})
+    for recorded in (None, ["atlantis", "compare", "--run-dir", "b"]):
+        if recorded:
+            _write(runner.record_path(ctx.run_dir, step), {"argv": recorded})
+        [o], timings = runner.run_rows(select("atlantis-t3"), ctx)
+        assert o.status == "failed" and not timings
+        assert o.lines == [f"step s: {done} exists but was not made by this command line (recorded: "
+                           f"{runner.record_path(ctx.run_dir, step)}); use another --run-dir, or delete it to run "
+                           "the step again"]
 
 
 def test_markdown_puts_measured_beside_paper():

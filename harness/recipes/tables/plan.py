@@ -25,7 +25,8 @@ SMOKE_ATLANTIS = ["data.max_train_examples=32", "data.max_eval_examples=8", "tra
                   "scoring.tokens_per_batch=2048", "eval.max_new_tokens=8"]
 SMOKE_QA4RE = ["data.max_eval_examples=8"]
 SMOKE_DOCRE = ["data.max_train_docs=2", "data.max_eval_docs=2", "train.epochs=1", "train.warmup_steps=0",
-               "prompts.pairs_per_prompt=40", "decode.max_new_tokens=8"]
+               "decode.max_new_tokens=8"]
+SMOKE_PAIRS = {"extract": 40, "binary": 40, "lmrc": 4}  # pairs per prompt: enough prompts for one global batch
 SMOKE_RCP = ["rcp.max_docs=4", "rcp.epochs=1", "rcp.emb_size=16", "rcp.block_size=4", "rcp.max_len=128",
              "rcp.max_doc_len=252"]
 SMOKE_GEN = ["gen.samples_per_relation=1", "gen.max_steps=1", "gen.max_new_tokens=12", "gen.seed_gold=1",
@@ -143,6 +144,8 @@ def _qa4re(table: Table, row: Row, ctx: Context) -> Plan:
             f"data.data_dir={ctx.data_dir / DATA_DIRS[data]}"]
     if data == "retacred":
         sets.append("data.label_space=retacred")
+    if data == "semeval":
+        sets.append("data.label_space=semeval19")  # QA4RE's SemEval templates are directional (the 19 labels)
     if ctx.smoke:
         sets += SMOKE_QA4RE + [f"model.tokenizer={ctx.tokenizer}"]
     argv = ["qa4re", "eval", "--model", model, "--split", "test", "--prompting", o["prompting"], "--subset",
@@ -183,7 +186,7 @@ def _docre(table: Table, row: Row, ctx: Context) -> Plan:
         reqs.add(Requirement("file", "the repository", config))
         sets = [*data, f"model.large={llm}", f"train.micro_batch={per_rank}", "train.grad_accum=1"]
         if ctx.smoke:
-            sets += SMOKE_DOCRE + [f"model.tokenizer={ctx.tokenizer}"]
+            sets += SMOKE_DOCRE + [f"prompts.pairs_per_prompt={SMOKE_PAIRS[style]}", f"model.tokenizer={ctx.tokenizer}"]
         args = ["--config", config, *_sets(sets)]
         steps.append(Step(f"docre/{run.name}/train", ("docre", "train", *ds, *args, *_sets(
             [f"run_dir={run}", f"data.eval_file={dev_f}"])), str(run / "llm" / "export" / "config.json"), launch=True))

@@ -126,6 +126,23 @@ def run_step(step: Step, nproc: int, logs: Path) -> tuple[int, float, Path]:
     return rc, time.perf_counter() - t0, path
 
 
+STALE = -2  # a step's output exists, made by another command line (or not recorded by tables run)
+
+
+def record_path(run_dir: Path, step: Step) -> Path:
+    """Where a finished step's command line is recorded (a rerun reuses the output only under the same one)."""
+    return run_dir / "steps" / (step.name.replace("/", "__") + ".json")
+
+
+def reuse(step: Step, run_dir: Path) -> tuple[int, Path]:
+    """(0, record) when the step's output was made by this very command line, else (STALE, record)."""
+    rec = record_path(run_dir, step)
+    same = rec.is_file() and json.loads(rec.read_text()).get("argv") == list(step.argv)
+    log.info(f"step {step.name}: " + ("done before, same command line" if same else "output exists, made by "
+                                       "another command line"))
+    return (0 if same else STALE), rec
+
+
 def check_steps(plans: list[Plan]) -> None:
     """A step name means one computation: two rows naming the same step must give it the same command line."""
     seen: dict[str, Step] = {}
@@ -161,17 +178,23 @@ def run_rows(selected: list[tuple[Table, Row]], ctx: Context) -> tuple[list[Outc
         for step in o.plan.steps:
             if step.name not in done:
                 if Path(step.done).is_file():
-                    done[step.name] = (0, Path())
-                    log.info(f"step {step.name}: done before ({step.done})")
+                    done[step.name] = reuse(step, ctx.run_dir)
                 else:
                     log.info(f"step {step.name}: python -m harness {' '.join(step.argv[:2])} ...")
                     rc, dt, path = run_step(step, ctx.nproc, ctx.run_dir / "logs")
                     timings[step.name] = dt
                     if rc == 0 and not Path(step.done).is_file():
                         rc = -1  # exited 0 without its output: a failure all the same
+                    if rc == 0:
+                        atomic_write_json(record_path(ctx.run_dir, step), {"argv": list(step.argv)})
                     done[step.name] = (rc, path)
                     log.info(f"step {step.name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {dt:.0f}s")
             rc, path = done[step.name]
+            if rc == STALE:
+                o.status = "failed"
+                o.lines = [f"step {step.name}: {step.done} exists but was not made by this command line "
+                           f"(recorded: {path}); use another --run-dir, or delete it to run the step again"]
+                break
             if rc != 0:
                 o.status = "failed"
                 o.lines = [f"step {step.name} failed (exit {rc}); see {path}" + _last_error(path)]
