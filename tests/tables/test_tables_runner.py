@@ -29,7 +29,8 @@ def _plan(spec, tmp_path):
 
 def test_measure_atlantis_and_qa4re(tmp_path):
     _, row, plan = _plan("atlantis-t1/flan-t5", tmp_path)
-    _write(Path(plan.outputs["summary"]), {"runs": {"sft": {"macro_f1": 0.5}, "atlantis": {"macro_f1": 0.25}}})
+    _write(Path(plan.outputs["summary"]), {"methods": {"sft": {"mean": 50.0, "sd": None, "n": 1},
+                                                       "atlantis": {"mean": 25.0, "sd": None, "n": 1}}})
     assert runner.measure(row, plan) == (0.5, 0.25)  # fractions, as the report prints them
     _, row, plan = _plan("qa4re/tacred", tmp_path)
     _write(Path(plan.outputs["metrics"]), {"micro_f1": 0.522})
