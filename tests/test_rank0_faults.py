@@ -20,7 +20,7 @@ TIMEOUT_S = 30  # the collective timeout of the runs (HARNESS_DIST_TIMEOUT_S)
 SCORE = ["launch/score.py", "--set", "data.dataset=synthetic", "--set", "data.synthetic_size=24", "--set",
          "model.reference=tiny-t5", "--set", "model.dtype=float32"]
 GEN = ["launch/gen.py", "generate", "--set", "data.synthetic_size=24", "--set", "gen.relations=Works_For,Lives_In",
-       "--set", "gen.samples_per_relation=1", "--set", "gen.k=2", "--set", "gen.max_steps=1", "--set",
+       "--set", "gen.samples_per_relation=1", "--set", "gen.candidates_per_step=2", "--set", "gen.max_steps=1", "--set",
        "gen.max_new_tokens=4", "--set", "gen.seed_gold=1", "--set", "gen.gold_per_relation=1"]
 DPO = ["launch/gen.py", "dpo", "--ds", "ds_configs/zero3.json", "--set", "train.micro_batch=2", "--set", "train.epochs=1"]
 

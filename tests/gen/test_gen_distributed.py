@@ -12,7 +12,8 @@ from support import torchrun
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = ["data.synthetic_size=24", "gen.relations=Works_For,Lives_In,Causes", "gen.samples_per_relation=2",
-        "gen.k=2", "gen.max_steps=2", "gen.max_new_tokens=8", "gen.seed_gold=1", "gen.gold_per_relation=1"]
+        "gen.candidates_per_step=2", "gen.max_steps=2", "gen.max_new_tokens=8", "gen.seed_gold=1",
+        "gen.gold_per_relation=1"]
 FILES = ["candidates.jsonl", "rejects.jsonl", "metrics.json", "samples/train.jsonl", "samples/test.jsonl"]
 
 

@@ -21,8 +21,8 @@ from harness.recipes.gen.sample import sample_completions
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = ["data.synthetic_size=24", "gen.relations=Works_For,Lives_In,Causes", "gen.samples_per_relation=2",
-        "gen.k=2", "gen.max_steps=3", "gen.max_new_tokens=10", "gen.seed_gold=1", "gen.gold_per_relation=1",
-        "gen.batch_size=4"]
+        "gen.candidates_per_step=2", "gen.max_steps=3", "gen.max_new_tokens=10", "gen.seed_gold=1",
+        "gen.gold_per_relation=1", "gen.batch_size=4"]
 
 
 def gen_args(run_dir, *extra):
@@ -87,6 +87,9 @@ def test_generate_refuses_other_settings(uninterrupted, capsys):
 def test_generate_refuses_bad_config_and_no_samples(tmp_path, capsys):
     assert run_main(load_launch("gen").main, gen_args(tmp_path, "gen.mode=many")) == 2
     assert "gen.mode='many'" in capsys.readouterr().err
+    assert run_main(load_launch("gen").main, gen_args(tmp_path, "gen.k=4")) == 2  # batch's count under one-by-one
+    err = capsys.readouterr().err
+    assert "gen.k=4 is batch mode's completions per prompt" in err and len(err.strip().splitlines()) == 1
     assert run_main(load_launch("gen").main, gen_args(tmp_path / "b", "gen.gold_per_relation=0", "gen.max_steps=1")) == 2
     assert "no training samples: all 6 candidates were rejected" in capsys.readouterr().err
 
@@ -136,7 +139,7 @@ def _overfit(model, tok, prompt: str, completion: str, steps: int = 150) -> None
 
 def test_one_by_one_greedy_is_deterministic_and_fills_the_window(tmp_path):
     seed = Sample("Ann Lee", "Oslo", "Ann Lee lives in Oslo.")
-    g = GenConfig(mode="one-by-one", k=1, window=2, samples_per_relation=3, max_steps=3, temperature=0.0,
+    g = GenConfig(mode="one-by-one", candidates_per_step=1, window=2, samples_per_relation=3, max_steps=3, temperature=0.0,
                   max_new_tokens=32)
     tok = train_tokenizer([render("Lives_In", [seed], "one-by-one")])
     torch.manual_seed(0)
@@ -146,7 +149,7 @@ def test_one_by_one_greedy_is_deterministic_and_fills_the_window(tmp_path):
     runs = []
     for name in ("a", "b"):
         states = {0: new_state("Lives_In", 0, [seed])}
-        run_steps(model, tok, states, g, GenFiles(tmp_path / name))
+        run_steps(model, tok, states, g, GenFiles(tmp_path / name), frozenset())
         runs.append(states[0])
     assert runs[0] == runs[1]
     state = runs[0]

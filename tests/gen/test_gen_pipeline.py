@@ -40,6 +40,7 @@ def test_experiment_trains_on_generated_samples_end_to_end(tmp_path):
     print(f"training split: {len(generated)} generated ({copies} of them a gold training sentence verbatim) + "
           f"{len(rows) - len(generated)} gold")
     assert gen["counts"]["generated"] > 0 and generated  # generated samples are in the training split
+    assert copies == 0 and gen["overall"]["rejects"].get("gold_copy", 0) > 0  # gold copies are rejected, counted
     data = json.loads((root / "seed-0" / "sft" / "data" / "manifest.json").read_text())
     assert data["dataset"] == "jsonl" and data["config"]["data_dir"] == gen["samples"]
     assert data["counts"]["train"] + data["counts"]["dev"] == gen["counts"]["train"] + gen["counts"]["dev"]

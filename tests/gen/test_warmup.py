@@ -70,9 +70,9 @@ def test_warmup_examples_on_the_synthetic_set_all_round_trip():
     assert all(parse_sample(ex.label)[0] in by_text for ex in exs)
 
 
-SETS = ["data.synthetic_size=24", "gen.relations=Works_For,Lives_In", "gen.samples_per_relation=1", "gen.k=2",
-        "gen.max_steps=1", "gen.max_new_tokens=8", "gen.seed_gold=1", "gen.gold_per_relation=1",
-        "gen.warmup_epochs=2", "gen.warmup_lr=1e-3", "gen.warmup_per_relation=2", "gen.warmup_micro_batch=1"]
+SETS = ["data.synthetic_size=24", "gen.relations=Works_For,Lives_In", "gen.samples_per_relation=1",
+        "gen.candidates_per_step=2", "gen.max_steps=1", "gen.max_new_tokens=8", "gen.seed_gold=1",
+        "gen.gold_per_relation=1", "gen.warmup_epochs=2", "gen.warmup_lr=1e-3", "gen.warmup_per_relation=2", "gen.warmup_micro_batch=1"]
 
 
 def gen_args(run_dir, *extra):

@@ -327,7 +327,7 @@ def _experiment_args(p) -> None:
     p.add_argument("--generator", default="", help="generator model (HF folder or preset; default: model.large)")
     p.add_argument("--gen-config", default=None, help="generation config JSON (harness.recipes.gen.config.GenRunConfig)")
     p.add_argument("--gen-set", action="append", default=[], metavar="KEY=VALUE", help="generation override, "
-                   "e.g. gen.k=4")
+                   "e.g. gen.candidates_per_step=2")
 
 
 _CONFIG = dict(config="RunConfig", run_dir="set")

@@ -1,6 +1,7 @@
 """gen: generated training samples (harness.recipes.gen). The stage code is in harness/recipes/gen/stage.py.
 
-    python -m harness gen generate --config gen.json --set gen.k=4 [--run-dir DIR] [--ds D] [--resume | --overwrite]
+    python -m harness gen generate --config gen.json --set gen.candidates_per_step=2 [--run-dir DIR] [--ds D]
+        [--resume | --overwrite]
     torchrun --nproc_per_node 2 -m harness gen generate ...      (relations split between ranks)
     python -m harness gen pairs --run-dir runs/gen
     python -m harness gen metrics --run-dir runs/gen [--verifier EXPORTED_DIR]
@@ -8,8 +9,9 @@
 generate writes <run_dir>/samples/{train,dev,test}.jsonl (a data.dataset=jsonl folder; test = the real test split),
 candidates.jsonl, rejects.jsonl, metrics.json and the manifest (harness.recipes.gen.files.GenFiles). It resumes after a
 crash (the same command, or --resume); a folder generated under other settings is refused (--overwrite starts it
-again). With gen.warmup_epochs > 0 the generator is first fine-tuned on gold generation lines in <run_dir>/warmup
-(harness.recipes.gen.warmup; --ds: its DeepSpeed config, needed at more than one rank) and generation loads that export.
+again). One-by-one draws gen.candidates_per_step completions per step (1 = the paper; > 1 = best-of-k, this
+project's extension); batch mode draws gen.k per prompt. With gen.warmup_epochs > 0 the generator is first fine-tuned
+on gold generation lines in <run_dir>/warmup (harness.recipes.gen.warmup; --ds: its DeepSpeed config, needed at more than one rank) and generation loads that export.
 """
 
 from __future__ import annotations

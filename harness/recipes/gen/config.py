@@ -3,6 +3,12 @@
 The data section is the harness's ``DataConfig``: the label space (the relations to generate for), the gold seed
 demonstrations (from the training split, gold labels) and the real test split come from the chosen dataset. The
 generator is ``model.large`` (a preset such as tiny-qwen2 or a local causal checkpoint) with ``model.tokenizer``.
+
+Completions per step, one field per mode so that neither means two things: one-by-one draws
+``gen.candidates_per_step`` (default 1, the paper's procedure: one sample per step; > 1 is best-of-k, this project's
+extension, which keeps the candidate least similar to the window and so raises diversity by selection, not by the
+prompt); batch draws ``gen.k`` (0 = ``samples_per_relation``). Setting the other mode's field is refused
+(``check_gen_config``), since before issue 24 ``gen.k`` was one-by-one's candidate count.
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ class GenConfig:
     mode: str = "one-by-one"  # one-by-one (window of accepted samples) | batch (fixed demonstrations, the baseline)
     samples_per_relation: int = 8  # accepted samples wanted per relation (a relation stops once it has them)
     max_steps: int = 0  # prompts per relation at most (0 = 4 x the steps samples_per_relation needs)
-    k: int = 2  # completions sampled per prompt (one-by-one: candidates of one step, one accepted; batch: all kept)
+    candidates_per_step: int = 1  # one-by-one: completions drawn per step. 1 = the paper's one-by-one (the one
+    #   sample is judged; a valid, new one joins the window); > 1 = best-of-k, this project's extension, not the
+    #   paper's: of the step's valid candidates the one least similar to the window is kept (1 under batch)
+    k: int = 0  # batch only: completions per prompt, every valid one kept (0 = samples_per_relation: one prompt
+    #   draws the relation's whole batch); must stay 0 under one-by-one (its count is candidates_per_step)
     window: int = 4  # one-by-one: demonstrations in the prompt = the last `window` accepted samples (gold seeds first)
     seed_gold: int = 2  # gold training examples per relation that seed the demonstrations (0 = none)
     gold_per_relation: int = 0  # gold training examples per relation added to the generated training set
@@ -59,10 +69,17 @@ def check_gen_config(cfg: GenRunConfig) -> None:
     bad = []
     if g.mode not in MODES:
         bad.append(f"gen.mode={g.mode!r}: expected one of {MODES}")
-    for name in ("samples_per_relation", "k", "window", "batch_size", "max_new_tokens"):
+    for name in ("samples_per_relation", "candidates_per_step", "window", "batch_size", "max_new_tokens"):
         if getattr(g, name) < 1:
             bad.append(f"gen.{name}={getattr(g, name)}: must be >= 1")
-    for name in ("max_steps", "seed_gold", "gold_per_relation", "warmup_epochs", "warmup_per_relation"):
+    if g.mode == "one-by-one" and g.k != 0:
+        bad.append(f"gen.k={g.k} is batch mode's completions per prompt; under gen.mode=one-by-one set "
+                   "gen.candidates_per_step instead (1 = the paper's one-by-one, > 1 = best-of-k, this project's "
+                   "extension) and leave gen.k at 0")
+    if g.mode == "batch" and g.candidates_per_step != 1:
+        bad.append(f"gen.candidates_per_step={g.candidates_per_step} is one-by-one's best-of-k; gen.mode=batch "
+                   "draws gen.k completions per prompt (0 = samples_per_relation) and keeps every valid one")
+    for name in ("k", "max_steps", "seed_gold", "gold_per_relation", "warmup_epochs", "warmup_per_relation"):
         if getattr(g, name) < 0:
             bad.append(f"gen.{name}={getattr(g, name)}: must be >= 0")
     if min(g.warmup_micro_batch, g.warmup_prompts) < 1 or not g.warmup_lr > 0:
@@ -76,9 +93,18 @@ def check_gen_config(cfg: GenRunConfig) -> None:
         raise ConfigError("; ".join(bad))
 
 
+def per_step(g: GenConfig) -> int:
+    """Completions drawn per step of one relation: ``gen.candidates_per_step`` (one-by-one) or ``gen.k`` (batch;
+    0 = ``samples_per_relation``)."""
+    if g.mode == "one-by-one":
+        return g.candidates_per_step
+    return g.k or g.samples_per_relation
+
+
 def max_steps(g: GenConfig) -> int:
-    """Prompts per relation at most: ``gen.max_steps``, or 4 x the steps ``samples_per_relation`` needs."""
+    """Prompts per relation at most: ``gen.max_steps``, or 4 x the steps ``samples_per_relation`` needs (one-by-one
+    accepts at most one sample per step, batch at most ``per_step``)."""
     if g.max_steps:
         return g.max_steps
-    per_step = 1 if g.mode == "one-by-one" else g.k
-    return 4 * -(-g.samples_per_relation // per_step)
+    accepted_per_step = 1 if g.mode == "one-by-one" else per_step(g)
+    return 4 * -(-g.samples_per_relation // accepted_per_step)

@@ -2,14 +2,18 @@
 
 A relation's state (``GenFiles.state(i)``) holds its steps done, its gold seeds and every prompt with every candidate
 completion; it is rewritten atomically after each step. One loop iteration advances every unfinished relation of
-this rank by one step with ``ceil(relations x k / batch_size)`` generate calls. Relations are split between ranks in
-contiguous blocks (``dist.shard_range``); the generator is a plain model on each rank (no ZeRO), so ranks need not
-make equal numbers of generate calls. Completion ``j`` of relation ``i`` at step ``t`` is drawn with the seed
-``row_seed(gen.seed, i, t, j)``, so a resumed, rebatched or resharded run draws the same samples.
+this rank by one step, drawing ``per_step(g)`` completions each (one-by-one: ``gen.candidates_per_step``, 1 = the
+paper; batch: ``gen.k``) in ``ceil(relations x per_step / batch_size)`` generate calls. Relations are split between
+ranks in contiguous blocks (``dist.shard_range``); the generator is a plain model on each rank (no ZeRO), so ranks
+need not make equal numbers of generate calls. Completion ``j`` of relation ``i`` at step ``t`` is drawn with the
+seed ``row_seed(gen.seed, i, t, j)``, so a resumed, rebatched or resharded run draws the same samples.
 
-Per step, each candidate is judged (harness.recipes.gen.parse) and, when valid, scored by its similarity to the prompt's
-demonstrations (harness.recipes.gen.metrics.window_similarity). one-by-one keeps the valid, non-duplicate candidate least
-similar to the window (lowest index on ties) and it joins the window; batch keeps every valid one in index order
+Per step, each candidate is judged (harness.recipes.gen.parse) and, when well-formed, scored by its similarity to the
+prompt's demonstrations (harness.recipes.gen.metrics.window_similarity); a well-formed candidate whose sentence is a
+gold training sentence (``parse.copy_key``: whitespace and case normalised; any relation's) is ``gold_copy``, else
+one that repeats a sentence of the relation's chain (seeds, accepted samples, an earlier candidate of the step) is
+``duplicate``. one-by-one keeps the valid candidate least similar to the window (lowest index on ties; with one
+candidate per step, that candidate when valid) and it joins the window; batch keeps every valid one in index order
 until the relation has ``samples_per_relation``. Every other candidate is a reject with its reason.
 """
 
@@ -23,11 +27,11 @@ import numpy as np
 from harness import dist, log
 from harness.data.examples import Example
 from harness.manifest import read_json
-from harness.recipes.gen.config import GenConfig, max_steps
+from harness.recipes.gen.config import GenConfig, max_steps, per_step
 from harness.recipes.gen.files import GenFiles
 from harness.recipes.gen.metrics import window_similarity
-from harness.recipes.gen.parse import parse_sample
-from harness.recipes.gen.prompt import Sample, from_example, render
+from harness.recipes.gen.parse import copy_key, parse_sample
+from harness.recipes.gen.prompt import Sample, from_example, render, strip_markers
 from harness.recipes.gen.sample import row_seed, sample_completions
 from harness.run import atomic_write_json
 
@@ -52,6 +56,11 @@ def gold_order(train: list[Example], label: str, seed: int, index: int) -> list[
     return [mine[k] for k in order]
 
 
+def gold_keys(train: list[Example]) -> frozenset[str]:
+    """The training split's sentences (markers stripped) in ``copy_key`` form: what ``gold_copy`` rejects."""
+    return frozenset(copy_key(strip_markers(ex.text)) for ex in train)
+
+
 def new_state(label: str, index: int, seeds: list[Sample]) -> dict:
     return {"relation": label, "index": index, "step": 0, "seeds": [vars(s) for s in seeds], "accepted": [],
             "prompts": []}
@@ -69,15 +78,18 @@ def finished(state: dict, g: GenConfig) -> bool:
     return len(state["accepted"]) >= g.samples_per_relation or state["step"] >= max_steps(g)
 
 
-def judge(completions: list[str], window: list[Sample], seen: set[str]) -> list[dict]:
-    """Each candidate: text, parsed sample (or None), reason ("" = valid so far), similarity to the window."""
+def judge(completions: list[str], window: list[Sample], seen: set[str], gold: frozenset[str]) -> list[dict]:
+    """Each candidate: text, parsed sample (or None), reason ("" = valid so far), similarity to the window.
+    ``gold``: ``gold_keys`` of the training split."""
     out, step_seen = [], set()
     for j, text in enumerate(completions):
         sample, reason = parse_sample(text)
         sim = None
         if sample is not None:
             sim = window_similarity(sample.sentence, [w.sentence for w in window])
-            if sample.sentence in seen or sample.sentence in step_seen:
+            if copy_key(sample.sentence) in gold:
+                reason = "gold_copy"
+            elif sample.sentence in seen or sample.sentence in step_seen:
                 reason = "duplicate"
             step_seen.add(sample.sentence)
         out.append({"j": j, "text": text, "sample": vars(sample) if sample else None, "reason": reason,
@@ -101,11 +113,14 @@ def select(cands: list[dict], g: GenConfig, have: int) -> list[dict]:
     return keep
 
 
-def advance(state: dict, g: GenConfig, prompt: str, completions: list[str]) -> None:
+def advance(state: dict, g: GenConfig, prompt: str, completions: list[str], gold: frozenset[str]) -> None:
     """One step of one relation: judge, select, record (the kept samples join the chain)."""
+    if len(completions) != per_step(g):
+        raise ValueError(f"{state['relation']} step {state['step']}: {len(completions)} completions, expected "
+                         f"{per_step(g)}")
     window = demos(state, g)
     seen = {s["sentence"] for s in state["seeds"]} | {a["sample"]["sentence"] for a in state["accepted"]}
-    cands = judge(completions, window, seen)
+    cands = judge(completions, window, seen, gold)
     step = state["step"]
     for c in select(cands, g, len(state["accepted"])):
         c["id"] = f"gen:{state['relation']}:{step}:{c['j']}"
@@ -126,20 +141,22 @@ def load_states(files: GenFiles, labels: list[str], indices, train: list[Example
     return states
 
 
-def run_steps(model, tok, states: dict[int, dict], g: GenConfig, files: GenFiles,
+def run_steps(model, tok, states: dict[int, dict], g: GenConfig, files: GenFiles, gold: frozenset[str],
               on_step: Callable[[int], None] | None = None) -> None:
-    """Advance this rank's relations until each is finished, saving each state after each of its steps."""
+    """Advance this rank's relations until each is finished, saving each state after each of its steps.
+    ``gold``: ``gold_keys`` of the training split (the ``gold_copy`` check)."""
     total = sum(max_steps(g) for _ in states)
     with log.progress("generate", total, "steps", start=sum(s["step"] for s in states.values()),
                       enabled=dist.rank() == 0) as bar:
         n = 0
         while active := [i for i, s in sorted(states.items()) if not finished(s, g)]:
             prompts = {i: render(states[i]["relation"], demos(states[i], g), g.mode) for i in active}
-            rows = [(i, j) for i in active for j in range(g.k)]
+            k = per_step(g)
+            rows = [(i, j) for i in active for j in range(k)]
             texts = _complete(model, tok, [prompts[i] for i, _ in rows],
                               [row_seed(g.seed, i, states[i]["step"], j) for i, j in rows], g)
             for a, i in enumerate(active):
-                advance(states[i], g, prompts[i], texts[a * g.k:(a + 1) * g.k])
+                advance(states[i], g, prompts[i], texts[a * k:(a + 1) * k], gold)
                 atomic_write_json(files.state(i), states[i])
             bar.advance(len(active))
             n += 1

@@ -9,7 +9,7 @@ Tokens are the sentence's whitespace-separated words, case kept (no normalisatio
 - similarity: mean over unordered pairs of ``ngram_similarity`` (Jaccard overlap of the word 1..4-gram sets);
   None below two sentences. The same similarity ranks candidates against the prompt's demonstrations.
 - entity presence: candidates with both entities verbatim in a parseable sentence / candidates (accepted ones and
-  valid ones not kept: duplicates, not selected, surplus).
+  well-formed ones not kept: gold copies, duplicates, not selected, surplus).
 """
 
 from __future__ import annotations

@@ -4,17 +4,19 @@ id, prompt, chosen, rejected, relation, rule).
 The rule, per prompt (one step of one relation) with at least two candidates:
 - chosen: the valid, non-duplicate candidate least similar to the prompt's demonstrations (lowest index on ties);
   under one-by-one this is the accepted sample. No such candidate: no pair.
-- rejected: the first candidate (by index) that is invalid (any parse reason) or a duplicate -> rule
+- rejected: the first candidate (by index) that is invalid (any parse reason), a gold copy or a duplicate -> rule
   ``invalid:<reason>``; else the valid candidate most similar to the demonstrations (highest index on ties), when
   strictly more similar than the chosen -> rule ``more-similar``; else no pair.
 Texts are completions as the generator wrote them, up to the first newline (no EOS); ``prompt`` is the full prompt.
+So pairs need prompts of two candidates or more: one-by-one with ``gen.candidates_per_step`` >= 2 (best-of-k), or
+batch with ``gen.k`` >= 2; ``gen pairs`` refuses a run whose prompts all had one candidate (the paper's k = 1).
 """
 
 from __future__ import annotations
 
-from harness.recipes.gen.parse import VALID_REASONS, completion_line
+from harness.recipes.gen.parse import COPY_REASONS, VALID_REASONS, completion_line
 
-VALID_NOT_KEPT = set(VALID_REASONS) - {"duplicate"}
+VALID_NOT_KEPT = set(VALID_REASONS) - set(COPY_REASONS)
 
 
 def _valid(c: dict) -> bool:

@@ -16,11 +16,19 @@ from harness.data.markers import MARKER_TAGS, insert_markers
 from harness.recipes.gen.prompt import Sample
 
 REASONS = ("empty", "unparseable", "marker_tags", "no_entity", "same_entity", "entity_not_in_sentence",
-           "duplicate", "not_selected", "surplus")
-# the last three are valid samples not kept: the same sentence as an earlier sample or demonstration of the
-# relation; one-by-one: another candidate of the step was chosen; batch: the relation already had its samples
-VALID_REASONS = ("duplicate", "not_selected", "surplus")
+           "gold_copy", "duplicate", "not_selected", "surplus")
+# the last four are well-formed samples not kept: gold_copy: the sentence is a gold training sentence (any relation)
+# up to ``copy_key``; duplicate: the same sentence as an earlier sample or demonstration of the relation;
+# not_selected: one-by-one best-of-k chose another candidate of the step; surplus: batch had its samples already
+VALID_REASONS = ("gold_copy", "duplicate", "not_selected", "surplus")
+COPY_REASONS = ("gold_copy", "duplicate")  # well-formed but copied: the dispreferred side of a preference pair
 _LINE = re.compile(r"^\s*(?P<head>.*?)\s*\|\s*tail:\s*(?P<tail>.*?)\s*\|\s*sentence:\s*(?P<sentence>.*?)\s*$")
+
+
+def copy_key(sentence: str) -> str:
+    """The form in which two sentences are compared for ``gold_copy``: whitespace runs collapsed to one space, ends
+    stripped, case folded (``str.casefold``); punctuation and every other character count."""
+    return " ".join(sentence.split()).casefold()
 
 
 def completion_line(text: str) -> str:

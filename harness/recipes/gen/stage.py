@@ -11,7 +11,7 @@ from harness.cli import InputError, input_errors
 from harness.manifest import iter_jsonl, read_json, read_manifest
 from harness.recipes.gen.config import RESULT_SECTIONS, GenRunConfig, check_gen_config
 from harness.recipes.gen.files import GenFiles
-from harness.recipes.gen.generate import load_states, relation_labels, run_steps
+from harness.recipes.gen.generate import gold_keys, load_states, relation_labels, run_steps
 from harness.recipes.gen.output import read_states, write_outputs
 from harness.recipes.gen.pairs import build_pairs
 from harness.recipes.gen.report import print_metrics
@@ -85,7 +85,7 @@ def _generate(cfg: GenRunConfig, files: GenFiles, on_step, ds_path=None) -> dict
     model, tok, model_id = _generator(cfg, splits, files, labels, ds_path)
     mine = dist.shard_range(len(labels), dist.rank(), dist.world())
     states = load_states(files, labels, mine, splits.train, cfg.gen)
-    run_steps(model, tok, states, cfg.gen, files, on_step)
+    run_steps(model, tok, states, cfg.gen, files, gold_keys(splits.train), on_step)
     dist.barrier()
     manifest = dist.on_main(lambda: _write_outputs(cfg, splits, files, labels, model_id), "to write the outputs")
     if manifest is not None:
@@ -120,6 +120,10 @@ def pairs(run_dir: str) -> dict:
     files = GenFiles(run_dir)
     with input_errors():
         recs = read_candidates(files)
+    if recs and max(len(r["candidates"]) for r in recs) < 2:
+        raise InputError(f"{files.candidates}: every prompt has one candidate (one-by-one at "
+                         "gen.candidates_per_step=1, the paper's procedure, or batch at gen.k=1), so no preference pair "
+                         "can be formed; generate with gen.candidates_per_step >= 2 (best-of-k) or gen.k >= 2")
     rows, counts = build_pairs(recs)
     atomic_write_jsonl(files.pairs, rows)
     log.info(f"pairs: {counts} -> {files.pairs}")
