@@ -49,7 +49,7 @@ def test_every_row_plans_and_parses_with_the_harness_grammar(smoke):
     ctx = Context(Path("/runs"), Path("/data"), CTX.ckpts, smoke=smoke, tokenizer="/runs/tokenizer" if smoke else "")
     for table, row in select("all"):
         plan = plan_row(table, row, ctx)
-        assert plan.steps and not plan.needs, (table.id, row.id)
+        assert plan.steps and not plan.needs and bool(plan.partial) == (smoke and row.opts.get("dpo", False))
         missing = {r.name for r in plan.requires if r.what == "flag" and not available(r)}
         for step in plan.steps:
             argv = list(step.argv)
@@ -198,7 +198,12 @@ def test_gen_rows():
     direct = _sets(_plan("gen/semeval-direct").steps[0].argv)
     assert "gen.mode=batch" in direct and not any(s.startswith("gen.candidates_per_step") for s in direct)
     dpo = _plan("gen/tacred-dpo").steps
-    assert [s.name for s in dpo] == ["gen/tacred-icl/generate", "gen/tacred-icl/pairs", "gen/tacred-dpo-train",
-                                     "gen/tacred-dpo/generate", "gen/tacred-dpo/re-train", "gen/tacred-dpo/re-eval"]
-    assert dpo[0] == _plan("gen/tacred-icl").steps[0]  # the ICL row's samples give the DPO pairs
-    assert "model.large=/runs/gen/tacred-dpo-train/export" in _sets(dpo[3].argv)
+    assert [s.name for s in dpo] == ["gen/tacred-dpo-pairs/generate", "gen/tacred-dpo-pairs/pairs",
+                                     "gen/tacred-dpo-train", "gen/tacred-dpo/generate", "gen/tacred-dpo/re-train",
+                                     "gen/tacred-dpo/re-eval"]
+    assert "gen.candidates_per_step=2" in _sets(dpo[0].argv)  # pairs need two candidates per prompt
+    assert dpo[2].argv[dpo[2].argv.index("--pairs") + 1] == "/runs/gen/tacred-dpo-pairs/pairs.jsonl"
+    assert {"model.large=/runs/gen/tacred-dpo-train/export", "gen.candidates_per_step=1"} <= set(_sets(dpo[3].argv))
+    smoke = plan_row(*select("gen/tacred-dpo")[0], Context(Path("/r"), Path("/d"), {}, smoke=True, tokenizer="t"))
+    assert [s.name for s in smoke.steps] == ["gen/tacred-dpo-pairs/generate", "gen/tacred-dpo-pairs/pairs"]
+    assert smoke.partial.startswith("--smoke stops after gen pairs")

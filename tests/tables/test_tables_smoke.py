@@ -46,13 +46,17 @@ def test_smoke_runs_every_row_of_every_table(tmp_path, data_dir):
     took = time.perf_counter() - t0
     results = json.loads((tmp_path / "runs" / "results.json").read_text())
     rows = {(t["id"], r["id"]): r for t in results["tables"] for r in t["rows"]}
-    bad = {k: r["lines"] for k, r in rows.items() if r["status"] != "ok"}
+    dpo = {k for k in rows if k[0] == "gen" and k[1].endswith("-dpo")}
+    bad = {k: r["lines"] for k, r in rows.items() if r["status"] != ("partial" if k in dpo else "ok")}
     print(f"\nsmoke: {len(rows)} rows in {took:.0f}s; steps run {len(results['step_seconds'])} "
           f"({sum(results['step_seconds'].values()):.0f}s)")
     assert res.rc == 0 and not bad, (bad, res.stdout[-3000:], res.stderr[-3000:])
     assert set(rows) == {(t.id, r.id) for t in TABLES.values() for r in t.rows}
     for t in results["tables"]:
         for r in t["rows"]:
-            assert len(r["measured"]) == len(t["columns"])
+            if (t["id"], r["id"]) in dpo:  # see harness.recipes.tables.plan.SMOKE_DPO
+                assert r["lines"][0].startswith("--smoke stops after gen pairs") and r["measured"] is None
+            else:
+                assert len(r["measured"]) == len(t["columns"])
     md = (tmp_path / "runs" / "results.md").read_text()
     assert "| LMRC-LLaMA2-13B-Chat | 74.08 / " in md  # the paper's figure beside the measured one

@@ -31,7 +31,12 @@ SMOKE_RCP = ["rcp.max_docs=4", "rcp.epochs=1", "rcp.emb_size=16", "rcp.block_siz
              "rcp.max_doc_len=252"]
 SMOKE_GEN = ["gen.samples_per_relation=1", "gen.max_steps=1", "gen.max_new_tokens=12", "gen.seed_gold=1",
              "gen.gold_per_relation=2"]  # tiny random generators write few valid samples: gold ones keep the RE set
-SMOKE_RE = ["train.epochs=1", "data.max_train_examples=16", "data.max_eval_examples=8", "train.eval_split="]
+SMOKE_RE = ["train.epochs=1", "train.micro_batch=2", "data.max_train_examples=16", "data.max_eval_examples=8",
+            "train.eval_split="]
+SMOKE_DPO = ("--smoke stops after gen pairs: a tiny random generator writes no valid sample, so no preference pair "
+             "forms and dpo train refuses the empty file; the DPO training, generation and RE steps need a real "
+             "generator")
+DPO_PAIR_CANDIDATES = 2  # gen.candidates_per_step of the run whose candidates give the DPO pairs
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Plan:
     roles: tuple[str, ...] = ()  # every checkpoint role the row uses
     files: tuple[str, ...] = ()  # data files the row reads (absolute)
     requires: tuple[Requirement, ...] = field(default_factory=tuple)
+    partial: str = ""  # set: the steps are only the first part of the row (--smoke), this line says why
 
 
 @dataclass(frozen=True)
@@ -257,18 +263,23 @@ def _gen(table: Table, row: Row, ctx: Context) -> Plan:
     reqs = [Requirement("field", "GenRunConfig", "gen.candidates_per_step")]
     steps: list[Step] = []
 
-    def generate(name: str, model: str, mode: str, model_tok: list[str]) -> Path:
+    def generate(name: str, model: str, mode: str, model_tok: list[str], per_step: int = 1) -> Path:
         run = base / name
-        mode_sets = [f"gen.mode={mode}"] + (["gen.candidates_per_step=1"] if mode == "one-by-one" else [])
+        mode_sets = [f"gen.mode={mode}"] + ([f"gen.candidates_per_step={per_step}"] if mode == "one-by-one" else [])
         steps.append(Step(f"gen/{name}/generate", ("gen", "generate", *_sets([f"run_dir={run}", *dsets,
                           f"model.large={model}", *model_tok, *mode_sets, *smoke])), str(run / "metrics.json"),
                           launch=True))
         return run
 
     if o["dpo"]:
-        first = generate(f"{data}-icl", gen_model, "one-by-one", tok)  # the ICL row's run: its pairs
+        # the pair rule needs two candidates per prompt (harness.recipes.gen.pairs): a one-by-one run drawing 2 per
+        #   step gives the pairs (the seed states no k); the DPO-tuned generator then generates one-by-one at 1
+        first = generate(f"{data}-dpo-pairs", gen_model, "one-by-one", tok, per_step=DPO_PAIR_CANDIDATES)
         pairs, dpo = first / "pairs.jsonl", base / f"{data}-dpo-train"
-        steps.append(Step(f"gen/{data}-icl/pairs", ("gen", "pairs", "--run-dir", str(first)), str(pairs)))
+        steps.append(Step(f"gen/{first.name}/pairs", ("gen", "pairs", "--run-dir", str(first)), str(pairs)))
+        if ctx.smoke:
+            return Plan(tuple(steps), {}, needs=tuple(needs), files=_files(ctx, DATA[data]), requires=tuple(reqs),
+                        partial=SMOKE_DPO)
         dsmoke = ["train.epochs=1"] if ctx.smoke else []
         ds = ["--ds", ctx.ds] if ctx.ds else []
         steps.append(Step(f"gen/{dpo.name}", ("dpo", "train", *ds, "--pairs", str(pairs), *_sets(

@@ -30,7 +30,7 @@ class Outcome:
     table: Table
     row: Row
     plan: Plan | None
-    status: str = "pending"  # ok | needs | failed
+    status: str = "pending"  # ok | needs | failed | partial (--smoke ran only the first steps: lines say why)
     lines: list[str] = field(default_factory=list)  # needs: what is missing; failed: which step, which log
     measured: tuple = ()
 
@@ -199,7 +199,9 @@ def run_rows(selected: list[tuple[Table, Row]], ctx: Context) -> tuple[list[Outc
                 o.status = "failed"
                 o.lines = [f"step {step.name} failed (exit {rc}); see {path}" + _last_error(path)]
                 break
-        if o.status == "ok":
+        if o.status == "ok" and o.plan.partial:
+            o.status, o.lines = "partial", [o.plan.partial]
+        elif o.status == "ok":
             o.measured = measure(o.row, o.plan)
     return outcomes, timings
 

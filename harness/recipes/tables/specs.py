@@ -203,7 +203,8 @@ GEN = Table("gen", "Generated training samples: diversity and an RE model traine
     gen_row("tacred-dpo", "TACRED, DPO-tuned generator, one-by-one", "tacred", "one-by-one", dpo=True),
 ), "the seed (a summary) gives no figures, generator, sample counts or RE model: gen.* defaults (one-by-one: one "
    "candidate per step, gen.candidates_per_step=1), the generator and RE model by --ckpt; the RE model is plain SFT "
-   "(atlantis train) on the accepted samples, evaluated on the real test split")
+   "(atlantis train) on the accepted samples, evaluated on the real test split; DPO's preference pairs come from a "
+   "one-by-one run drawing 2 candidates per step (the pair rule needs two; the seed states no number)")
 
 TABLES = {t.id: t for t in (ATLANTIS_T1, ATLANTIS_T2, ATLANTIS_T3, QA4RE, LMRC_T2, LMRC_T3A, LMRC_T3B, LMRC_T4,
                             LMRC_T5, GEN)}
