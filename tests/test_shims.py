@@ -22,7 +22,9 @@ NEW = {
     ("dpo", "train"): [],
     ("docre", "prompts"): [], ("docre", "train"): [], ("docre", "predict"): [], ("docre", "pipeline"): [],
     ("docre", "rcp-train"): [], ("docre", "rcp-propose"): [], ("docre", "docred-score"): ["--pred", "p", "--gold", "g"],
+    ("tables", "list"): [], ("tables", "run"): ["all", "--smoke"],
 }
+NEVER_LAUNCHED = {("tables", "list"), ("tables", "run")}  # commands born after the launch scripts: no old spelling
 # every command of every launch script (the 22 of the old grammar) and the command it is now
 OLD = [
     ("train.py", [], "atlantis train"), ("train.py", ["export", "--checkpoint", "c"], "atlantis export"),
@@ -45,7 +47,8 @@ OLD = [
 
 def test_shims_every_command_has_a_sample():
     assert sorted(NEW) == sorted((r, c.name) for r in RECIPES for c in commands(r))
-    assert len(OLD) == 22 and sorted({new for _, _, new in OLD}) == sorted(f"{r} {c}" for r, c in NEW)
+    assert len(OLD) == 22 and sorted({new for _, _, new in OLD}) == sorted(f"{r} {c}" for r, c in set(NEW) -
+                                                                            NEVER_LAUNCHED)
 
 
 @pytest.mark.parametrize("form", [["--local_rank=0"], ["--local_rank", "0"], ["--local-rank=0"]])

@@ -3,6 +3,7 @@
     python -m harness tables list [TABLE]
         the tables, their rows with the papers' figures, the checkpoint roles and data files each row needs.
     python -m harness tables run TABLE[/ROW] | all --ckpt ROLE=PATH ... [--data-dir DIR] [--run-dir DIR] [--nproc N]
+        (--nproc N > 1: every training / evaluation step under torchrun, training under DeepSpeed ZeRO-3 on CUDA)
         runs the rows (each through the recipes' own commands, python -m harness <recipe> <command>, one process
         per step), then prints each table with the measured figures beside the paper's and writes
         <run_dir>/results.json and results.md. A row that lacks a checkpoint, a data file or a flag says which,
@@ -53,6 +54,14 @@ def list_tables(args) -> int:
     return 0
 
 
+def default_ds() -> str:
+    """The DeepSpeed config of the training steps at more than one process: the atlantis experiment's rule (ZeRO-3
+    on CUDA, the CPU test config otherwise)."""
+    import torch
+
+    return "ds_configs/zero3.json" if torch.cuda.is_available() else "ds_configs/cpu_test.json"
+
+
 def _ckpts(pairs: list[str]) -> dict[str, str]:
     from harness.recipes.tables.specs import ROLES
 
@@ -82,6 +91,7 @@ def run_tables(args) -> int:
         raise InputError(str(e)) from None
     if args.nproc < 1:
         raise InputError(f"--nproc {args.nproc}: must be >= 1")
+    ds = default_ds() if args.nproc > 1 else ""  # one process: each command's plain-torch default
     data = args.data_dir or os.environ.get("HARNESS_DATA_DIR", "")
     if not data or not Path(data).is_dir():
         raise InputError(f"--data-dir {data!r} is not a folder: pass --data-dir or set HARNESS_DATA_DIR (the layout "
@@ -89,7 +99,7 @@ def run_tables(args) -> int:
     run_dir = Path(args.run_dir or ("runs/tables-smoke" if args.smoke else "runs/tables")).resolve()
     ckpts = _ckpts(args.ckpt)
     tok = str(smoke_tokenizer(run_dir)) if args.smoke else ""
-    ctx = Context(run_dir, Path(data).resolve(), ckpts, smoke=args.smoke, nproc=args.nproc, ds=args.ds or "",
+    ctx = Context(run_dir, Path(data).resolve(), ckpts, smoke=args.smoke, nproc=args.nproc, ds=ds,
                   tokenizer=tok)
     t0 = time.perf_counter()
     outcomes, timings = run_rows(selected, ctx)
@@ -111,7 +121,6 @@ def _run_args(p) -> None:
                    "runs/tables, runs/tables-smoke with --smoke)")
     p.add_argument("--nproc", type=int, default=1, help="processes per training / evaluation step (global batches "
                    "stay the paper's)")
-    p.add_argument("--ds", default="", help="DeepSpeed config of the training steps (default: the commands' own)")
     p.add_argument("--smoke", action="store_true", help="every row at tiny size with the roles' presets")
 
 
