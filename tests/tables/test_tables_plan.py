@@ -207,3 +207,40 @@ def test_gen_rows():
     smoke = plan_row(*select("gen/tacred-dpo")[0], Context(Path("/r"), Path("/d"), {}, smoke=True, tokenizer="t"))
     assert [s.name for s in smoke.steps] == ["gen/tacred-dpo-pairs/generate", "gen/tacred-dpo-pairs/pairs"]
     assert smoke.partial.startswith("--smoke stops after gen pairs")
+
+
+def test_paper_settings_doc_names_only_fields_and_flags_that_exist():
+    """docs/paper_settings.md: every `section.key` it names is a field of a config of this checkout, every --flag
+    a flag of some command."""
+    import re
+
+    from harness.cli import parser
+    from harness.config import RunConfig
+    from harness.recipes.docre.config import DocREConfig
+    from harness.recipes.gen.config import GenRunConfig
+
+    text = (ROOT / "docs" / "paper_settings.md").read_text()
+    keys = set()
+    for cls in (RunConfig, DocREConfig, GenRunConfig):
+        keys |= set(_all_fields(cls()))
+    named = set(re.findall(r"`(?:[^`]*?[ (])?((?:data|model|train|eval|scoring|weights|dpo|gen|rcp|prompts|lora|decode)"
+                           r"\.[a-z_0-9]+)(?![a-z_0-9])", text)) - {"eval.json"}  # a file name, not a field
+    assert named and not named - keys, sorted(named - keys)
+    flags = set()
+
+    def walk(p):
+        for a in p._actions:
+            flags.update(a.option_strings)
+            if isinstance(a.choices, dict):  # a subparsers action: recipe or command name -> its parser
+                for sub in a.choices.values():
+                    walk(sub)
+    walk(parser())
+    used = set(re.findall(r"`[^`]*?(--[a-z][a-z-]+)", text))
+    assert used and not used - flags, sorted(used - flags)
+
+
+def _all_fields(cfg) -> list[str]:
+    import dataclasses
+
+    return [f"{s.name}.{f.name}" for s in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, s.name))
+            for f in dataclasses.fields(getattr(cfg, s.name))]
