@@ -2,7 +2,7 @@
 
 Every step is ``python -m harness <recipe> <command> ...`` (the ``argv`` after ``-m harness``), run in a process of
 its own by harness.recipes.tables.runner; ``done`` is the file whose existence means the step finished (a rerun
-skips it, so an interrupted table resumes). Steps are named by what they compute, not by the row asking for them,
+skips it when the same command line made it, recorded by the runner, so an interrupted table resumes). Steps are named by what they compute, not by the row asking for them,
 so rows that need the same work share it (LMRC-13B's trained LLM serves Tables 3a, 4 and 5; the RCP model serves
 both LMRC rows of a corpus): the runner runs each distinct step once.
 
@@ -41,8 +41,9 @@ DPO_PAIR_CANDIDATES = 2  # gen.candidates_per_step of the run whose candidates g
 
 @dataclass(frozen=True)
 class Requirement:
-    """A flag of a command (``recipe``, ``command``, ``flag``) or a config field (``config`` class name, ``key``)
-    the row's command lines use: checked against this checkout before anything runs."""
+    """Something of this checkout the row's command lines use (a command's flag, a config field, a value of a
+    module's tuple, a repository file): checked before anything runs, so a row written against another helper's
+    spelling says what it needs instead of failing midway."""
     what: str  # "flag" | "field" | "value" | "file"
     where: str  # "qa4re eval" | "DocREConfig" | "harness.recipes.docre.prompts:STYLES" | "the repository"
     name: str  # "--prompting" | "prompts.style" | "binary" | "examples/lmrc_docred_paper.json"
