@@ -45,7 +45,7 @@ def list_tables(args) -> int:
         used.update(plan.roles)
         paper = ", ".join(f"{c} {fmt(v)}" for c, v in zip(table.columns, row.paper))
         files = sorted(f.replace("<data_dir>/", "") for f in plan.files)
-        print(f"  {table.id}/{row.id:<20} {row.label}: {paper}")
+        print(f"  {table.id + '/' + row.id:<32} {row.label}: {paper}")
         print(f"      {row.kind}, {len(plan.steps)} step(s); --ckpt {', '.join(plan.roles)}; data {', '.join(files)}")
     print("\ncheckpoint roles (--ckpt ROLE=PATH; --smoke runs the preset):")
     for r in ROLES.values():
