@@ -121,8 +121,8 @@ QA4RE = Table("qa4re", "Zero-shot RE, FLAN-T5-XXL (F1, no-relation excluded)", "
     row("tacrev-vanilla", "vanilla RE prompting, TACREV", "qa4re", (None,), data="tacrev", prompting="vanilla"),
     row("retacred-vanilla", "vanilla RE prompting, Re-TACRED", "qa4re", (None,), data="retacred", prompting="vanilla"),
     row("semeval-vanilla", "vanilla RE prompting, SemEval", "qa4re", (None,), data="semeval", prompting="vanilla"),
-), "qa4re eval --subset reference (the reference code's 1,000 test examples) on the test split, first-token "
-   "scoring; the seed (an abstract page) gives the QA4RE figures only, the vanilla baseline's are not in it")
+), "qa4re eval --subset reference (the reference code's 1,000 test examples) on the test split, each prompting's "
+   "default scoring (qa4re first-token, vanilla greedy); SemEval on its 19 directional labels; the seed (an abstract page) gives the QA4RE figures only, the vanilla baseline's are not in it")
 
 # ---- LMRC (seed 004), appendix A Tables 6-7 ------------------------------------------------------------------------
 # method: lora-ft (Table 11's prompt, all pairs, Table 7 "Pre"), lmrc (RCP -> Table 12's prompt, Table 7 "RC
