@@ -34,7 +34,7 @@ class FakeStages:
     label (they fit the noise)."""
 
     def __init__(self, kill_after=None):
-        self.calls, self.kill_after = [], kill_after
+        self.calls, self.kill_after, self.reports = [], kill_after, []
 
     def __call__(self, name, cmd, log_dir):
         if self.kill_after is not None and len(self.calls) >= self.kill_after:
@@ -42,8 +42,6 @@ class FakeStages:
         self.calls.append((log_dir.parent.name, name))
         verb = cmd[cmd.index("atlantis") + 1]
         sets = _sets(cmd)
-        if verb not in ("train", "score", "eval"):
-            return 0.0  # compare, curves, weight plots: reports only
         cfg = load_config(None, sets)
         run = RunDir(cfg.run_dir)
         if verb == "train":
@@ -76,6 +74,7 @@ class FakeStages:
 
 def _run(tmp_path, monkeypatch, argv, fake):
     monkeypatch.setattr(exp, "run_stage", fake)
+    monkeypatch.setattr(exp, "report", lambda name, argv: fake.reports.append((name, argv)))
     a = parse(["atlantis", "experiment", "--run-dir", str(tmp_path / "exp"), "--nproc", "1", *SMALL, *argv])
     return exp.run_experiment(a)
 
@@ -108,6 +107,9 @@ def test_seeds_layout_and_report_against_a_hand_computation(tmp_path, monkeypatc
     assert summary["bootstrap"]["method"].startswith("paired bootstrap") and summary["bootstrap"]["n"] == 3
     assert summary["methods"]["sft"]["n"] == 3 and summary["test_examples"] == 30
     assert (root / "plots" / "seeds.png").stat().st_size > 0
+    compare, curves, weights = fake.reports  # in-process reports: every seed's runs compared, curves of seed 0
+    assert compare[1].count("--run-dir") == 6 and curves[1][curves[1].index("--split") + 1] == "test"
+    assert str(root / "seed-0" / "scoring" / "weights" / "weights.f32") in weights[1]
 
 
 def test_given_reference_shares_one_scoring_stage(tmp_path, monkeypatch):

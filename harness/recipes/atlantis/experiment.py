@@ -150,6 +150,16 @@ def run_stage(name: str, cmd: list[str], log_dir: Path) -> float:
     return dt
 
 
+def report(name: str, argv: list[str]) -> None:
+    """A report command (compare, curves, weight plots: no model, no distributed run) in this process: the same
+    command line as a stage, without a process start per report."""
+    from harness.cli import main
+
+    log.info(f"[bold]report {name}[/bold]: python -m harness {' '.join(argv)}")
+    if main(argv) != 0:
+        raise SystemExit(f"report {name} failed: python -m harness {' '.join(argv)}")
+
+
 def config_args(sets: list[str], config: str | None = None) -> list[str]:
     out = ["--config", config] if config else []
     for s in sets:
@@ -330,13 +340,13 @@ def run_cell(a, root: Path, sets: list[str], seeds: list[int], ds: str) -> dict:
 
     first = per_seed[seeds[0]]["root"]
     run_dirs = [str(per_seed[s]["root"] / n) for s in seeds for n in ("sft", "atlantis")]
-    atlantis = [sys.executable, *HARNESS, "atlantis"]
-    run_stage("compare", atlantis + ["compare"] + [x for d in run_dirs for x in ("--run-dir", d)], logs)
-    run_stage("curves", atlantis + ["curves", "--run-dir", str(first / "sft"), "--run-dir", str(first / "atlantis"),
-                                    "--out", str(shared.plots / "curves.png"), "--split", "test"], logs)
+    report("compare", ["atlantis", "compare"] + [x for d in run_dirs for x in ("--run-dir", d)])
+    if cfg.train.eval_split:  # the learning curves of the first seed, on the split evaluated during training
+        report("curves", ["atlantis", "curves", "--run-dir", str(first / "sft"), "--run-dir", str(first / "atlantis"),
+                          "--out", str(shared.plots / "curves.png"), "--split", cfg.train.eval_split])
     scoring = per_seed[seeds[0]]["scoring"]
-    run_stage("weight-plots", atlantis + ["weights", "--weights", str(scoring.weights), "--out-dir", str(shared.plots)]
-              + config_args(sets + [f"run_dir={scoring.root}"], a.config), logs)
+    report("weight-plots", ["atlantis", "weights", "--weights", str(scoring.weights), "--out-dir", str(shared.plots)]
+           + config_args(sets + [f"run_dir={scoring.root}"], a.config))
     return summarize(root, cfg, per_seed, timings, time.perf_counter() - t_start, qa4re, gen)
 
 
