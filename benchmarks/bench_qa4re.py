@@ -32,7 +32,7 @@ from harness.data.dataset import load_splits  # noqa: E402
 from harness.models.load import build_model, family_of  # noqa: E402
 from harness.models.tokenizer import train_tokenizer  # noqa: E402
 from harness.recipes.qa4re.prompts import build_questions, qa_set_for  # noqa: E402
-from harness.recipes.qa4re.score import encode_prompts, letter_ids, option_scores  # noqa: E402
+from harness.recipes.qa4re.score import option_scores, question_inputs  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -48,11 +48,9 @@ def parse_args(argv=None):
 def generate_answers(model, tok, questions) -> list[int]:
     """The letter index each question's constrained greedy generation answers, one example at a time."""
     fam = family_of(model.config)
-    shared, cands = letter_ids(tok, fam, max(len(q.options) for q in questions))
-    prompts = [p + shared for p in encode_prompts(tok, questions, fam)]
+    prompts, per_question = question_inputs(tok, questions)  # prompt (+ the letters' shared prefix), answers + EOS
     out = []
-    for q, p in zip(questions, prompts):
-        answers = cands[: len(q.options)]
+    for p, answers in zip(prompts, per_question):
         src = torch.tensor([p], device=model.device)
         n_prompt = 0 if fam == "seq2seq" else len(p)
         skip = 1 if fam == "seq2seq" else 0  # the decoder start token
