@@ -1,7 +1,7 @@
 """Generated samples and DPO: a shim for `python -m harness gen generate | pairs | metrics` and
 `python -m harness dpo train` (harness/shims.py).
 
-    python launch/gen.py generate --config gen.json --set gen.k=4
+    python launch/gen.py generate --config gen.json --set gen.candidates_per_step=2
     torchrun --nproc_per_node 2 launch/gen.py generate --config gen.json
     python launch/gen.py pairs --run-dir runs/gen
     python launch/gen.py metrics --run-dir runs/gen
