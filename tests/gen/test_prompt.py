@@ -44,6 +44,8 @@ def test_prompt_batch_has_no_dissimilarity_instruction():
 def test_prompt_every_label_space_has_explanations():
     for space in SPACES.values():
         for label in space.labels:
+            if space.name == "retacred" and label != "no_relation":
+                continue  # Re-TACRED's labels are TACRED's: the generic sentence, as per:city_of_birth below
             assert "relation '" not in explain(label), label  # no generic fallback for the harness's own spaces
     assert explain("Component-Whole") == ("Component-Whole: an object is a component of a larger whole; one entity "
                                          "is the component, the other the whole.")

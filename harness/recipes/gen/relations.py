@@ -35,6 +35,7 @@ DEFINITIONS = {
     "OrgBased_In": "the head entity (an organization) is based in the tail entity (a location).",
     "Work_For": "the head entity (a person) works for the tail entity (an organization).",
     NO_RELATION: "the sentence mentions both entities but states no relation between them.",
+    "no_relation": "the sentence mentions both entities but states no relation between them.",  # TACRED family
     # synthetic (harness.data.synthetic)
     "Works_For": "the head entity (a person) works for or is employed by the tail entity (an organization).",
     "Lives_In": "the head entity (a person) lives in the tail entity (a place).",
