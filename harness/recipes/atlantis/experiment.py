@@ -298,6 +298,7 @@ def run_cell(a, root: Path, sets: list[str], seeds: list[int], ds: str) -> dict:
         return config_args(more, a.config), load_config(a.config, more)
 
     qa4re = weak_label_stages(a, root, sets, stage, timings) if a.weak_labels == "qa4re" else None
+    cfg = load_config(a.config, sets)  # what the runs train on (generated samples / QA4RE's weak labels change data.*)
     given_reference = a.reference or cfg.model.reference
     per_seed: dict[int, dict] = {}
     for seed in seeds:
