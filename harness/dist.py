@@ -239,6 +239,16 @@ def destroy() -> None:
         dist.destroy_process_group()
 
 
+def die_with_parent() -> None:
+    """``preexec_fn`` of a stage's launcher process: SIGTERM when the process that started it dies, so a kill -9 of
+    a pipeline (atlantis experiment, tables run) leaves no launcher behind (torchrun passes SIGTERM to its workers;
+    they also watch their launcher)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def local_launcher(nproc: int) -> list[str]:
     """The command line that starts ``nproc`` processes of a Python entry point on this machine (torchrun,
     standalone rendezvous), or one plain ``python`` for ``nproc`` <= 1; the entry point follows

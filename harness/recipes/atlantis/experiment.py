@@ -119,24 +119,17 @@ def launcher(nproc: int) -> list[str]:
     return local_launcher(nproc)
 
 
-def _die_with_parent() -> None:
-    """In a stage's launcher (preexec): SIGTERM when the experiment dies, so a kill -9 of the experiment leaves no
-    launcher behind (torchrun passes SIGTERM to its workers; they also watch their launcher: harness.dist)."""
-    import ctypes
-    import signal
-
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def run_stage(name: str, cmd: list[str], log_dir: Path) -> float:
     """Run one stage's entry point, mirroring its output to the console and <root>/logs/<name>.log."""
+    from harness.dist import die_with_parent
+
     log_dir.mkdir(parents=True, exist_ok=True)
     log.info(f"[bold]stage {name}[/bold]: {' '.join(cmd)}")
     t0 = time.perf_counter()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with (log_dir / f"{name}.log").open("a") as f, subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     ) as proc:
         for line in proc.stdout:
             sys.stdout.write(line)

@@ -113,7 +113,10 @@ def command(step: Step, nproc: int) -> list[str]:
 
 
 def run_step(step: Step, nproc: int, logs: Path) -> tuple[int, float, Path]:
-    """(exit status, seconds, log file): the step's output goes to its log only."""
+    """(exit status, seconds, log file): the step's output goes to its log only; the step dies with this process
+    (harness.dist.die_with_parent, as the experiment's stages)."""
+    from harness.dist import die_with_parent
+
     logs.mkdir(parents=True, exist_ok=True)
     path = logs / (step.name.replace("/", "__") + ".log")
     cmd = command(step, nproc)
@@ -122,7 +125,7 @@ def run_step(step: Step, nproc: int, logs: Path) -> tuple[int, float, Path]:
         f.write(f"$ {' '.join(cmd)}\n")
         f.flush()
         rc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=f,
-                            stderr=subprocess.STDOUT).returncode
+                            stderr=subprocess.STDOUT, preexec_fn=die_with_parent).returncode
     return rc, time.perf_counter() - t0, path
 
 
